@@ -1,0 +1,174 @@
+//! One input record (a JSON line, an array element, a socket frame) to a payload the
+//! writer can archive, or the reason it cannot be archived.
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::frame::{parse_event, parse_frame, EnginePacket, FrameError};
+use super::payload::{read_payload, Payload, PayloadError};
+
+/// Largest payload accepted: 64 times the 16 KB Avaya allows per event.
+pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
+
+/// A payload read from one record.
+#[derive(Debug, Clone)]
+pub struct DecodedPayload {
+    /// The `category` as sent.
+    pub category: String,
+    /// What the normalizer needs.
+    pub payload: Payload,
+    /// Digest of the payload's canonical JSON (keys sorted, no white space): equal for
+    /// the same payload however it was formatted or framed.
+    pub digest: [u8; 16],
+    /// Fields that were wrongly typed, coerced or ignored.
+    pub warnings: Vec<String>,
+}
+
+/// What one record turned out to be.
+#[derive(Debug, Clone)]
+pub enum Decoded {
+    /// A payload to archive.
+    Payload(DecodedPayload),
+    /// A socket frame that carries no payload (ping, connect, another event).
+    Ignored(String),
+}
+
+/// Why a record cannot be archived; the text is the reason stored with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Bytes that are not UTF-8.
+    #[error("not valid UTF-8 (first bad byte at offset {0})")]
+    NotUtf8(usize),
+    /// Over [`MAX_PAYLOAD_BYTES`].
+    #[error("record is {0} bytes, over the {MAX_PAYLOAD_BYTES}-byte payload limit")]
+    TooLarge(usize),
+    /// Not JSON.
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    /// JSON, but not an object.
+    #[error("JSON {0} where a payload object was expected")]
+    NotObject(&'static str),
+    /// A socket frame that does not parse.
+    #[error("bad socket frame: {0}")]
+    Frame(#[from] FrameError),
+    /// An object that is not a usable payload.
+    #[error("{0}")]
+    Payload(#[from] PayloadError),
+}
+
+/// Decodes one line of input: a socket frame when it starts with a digit, JSON otherwise.
+pub fn decode_line(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    if bytes.len() > MAX_PAYLOAD_BYTES {
+        return Err(DecodeError::TooLarge(bytes.len()));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::NotUtf8(e.valid_up_to()))?;
+    let text = text.trim();
+    if text.starts_with(|c: char| c.is_ascii_digit()) {
+        return decode_frame(text);
+    }
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    decode_value(value)
+}
+
+/// Decodes a socket frame; only `MESSAGE_SENT` events carry payloads.
+pub fn decode_frame(text: &str) -> Result<Decoded, DecodeError> {
+    let EnginePacket::Message(packet) = parse_frame(text)? else {
+        return Ok(Decoded::Ignored("Engine.IO control frame".into()));
+    };
+    if packet.kind != 2 {
+        return Ok(Decoded::Ignored(format!(
+            "Socket.IO packet type {}",
+            packet.kind
+        )));
+    }
+    let (name, mut args) = parse_event(packet.data)?;
+    if name != "MESSAGE_SENT" {
+        return Ok(Decoded::Ignored(format!("socket event {name}")));
+    }
+    if args.is_empty() {
+        return Err(FrameError::EventData("MESSAGE_SENT without a payload".into()).into());
+    }
+    decode_value(args.swap_remove(0))
+}
+
+/// Decodes a parsed JSON value.
+pub fn decode_value(value: Value) -> Result<Decoded, DecodeError> {
+    let Value::Object(obj) = value else {
+        return Err(DecodeError::NotObject(super::fields::type_name(&value)));
+    };
+    decode_object(&obj).map(Decoded::Payload)
+}
+
+/// Decodes a payload object.
+pub fn decode_object(obj: &Map<String, Value>) -> Result<DecodedPayload, DecodeError> {
+    let mut warnings = Vec::new();
+    let (category, payload) = read_payload(obj, &mut warnings)?;
+    Ok(DecodedPayload {
+        category,
+        payload,
+        digest: canonical_digest(obj),
+        warnings,
+    })
+}
+
+/// The first 16 bytes of the SHA-256 of the object's canonical JSON.
+pub fn canonical_digest(obj: &Map<String, Value>) -> [u8; 16] {
+    // serde_json's Map is ordered by key (no `preserve_order`), so this is canonical.
+    let canonical = serde_json::to_vec(obj).unwrap_or_default();
+    let hash = Sha256::digest(&canonical);
+    let mut digest = [0u8; 16];
+    digest.copy_from_slice(&hash[..16]);
+    digest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(line: &[u8]) -> String {
+        decode_line(line).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn same_payload_same_digest_whatever_the_formatting() {
+        let a = br#"{"category":"chat","_id":"m1","content":{"bodyText":"x"}}"#;
+        let b =
+            b"{ \"_id\": \"m1\",\n \"content\": {\"bodyText\": \"x\"}, \"category\": \"chat\" }";
+        let c = br#"42/chat,["MESSAGE_SENT",{"_id":"m1","category":"chat","content":{"bodyText":"x"}}]"#;
+        let digest = |line: &[u8]| match decode_line(line).unwrap() {
+            Decoded::Payload(p) => p.digest,
+            Decoded::Ignored(why) => panic!("ignored: {why}"),
+        };
+        assert_eq!(digest(a), digest(b));
+        assert_eq!(digest(a), digest(c));
+    }
+
+    #[test]
+    fn names_what_is_wrong() {
+        assert!(reason(b"not json").starts_with("not JSON"));
+        assert_eq!(
+            reason(b"[1,2]"),
+            "JSON an array where a payload object was expected"
+        );
+        assert_eq!(reason(br#"{"x":1}"#), "payload has no \"category\" field");
+        assert!(reason(br#"{"category":"chat"}"#).contains("no message id"));
+        assert!(reason(b"{\"a\":\"\xff\"}").contains("UTF-8"));
+        assert!(reason(&vec![b' '; MAX_PAYLOAD_BYTES + 1]).contains("limit"));
+        assert!(reason(br#"42/chat,["MESSAGE_SENT"]"#).contains("without a payload"));
+    }
+
+    #[test]
+    fn control_frames_and_other_events_are_ignored() {
+        for line in [
+            &b"2"[..],
+            b"40/chat",
+            br#"42/chat,["CHANNEL_SUBSCRIBED",{}]"#,
+        ] {
+            assert!(
+                matches!(decode_line(line), Ok(Decoded::Ignored(_))),
+                "{line:?}"
+            );
+        }
+    }
+}
