@@ -4,3 +4,6 @@
 //! ([`event`]), then written by one writer ([`ingest`]) into SQLite ([`store`]).
 
 pub mod event;
+pub mod ingest;
+pub mod store;
+pub mod writer;

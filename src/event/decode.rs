@@ -4,7 +4,9 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::frame::{parse_event, parse_frame, EnginePacket, FrameError};
+use serde_json::value::RawValue;
+
+use super::frame::{parse_frame, EnginePacket, FrameError};
 use super::payload::{read_payload, Payload, PayloadError};
 
 /// Largest payload accepted: 64 times the 16 KB Avaya allows per event.
@@ -22,13 +24,30 @@ pub struct DecodedPayload {
     pub digest: [u8; 16],
     /// Fields that were wrongly typed, coerced or ignored.
     pub warnings: Vec<String>,
+    /// The space the payload belongs to, when it names one (any category).
+    pub space_id: Option<String>,
+}
+
+impl DecodedPayload {
+    /// The message the payload is about, for message events.
+    pub fn message_id(&self) -> Option<&str> {
+        match &self.payload {
+            Payload::Message(m) => Some(&m.id),
+            _ => None,
+        }
+    }
 }
 
 /// What one record turned out to be.
 #[derive(Debug, Clone)]
-pub enum Decoded {
-    /// A payload to archive.
-    Payload(DecodedPayload),
+pub enum Decoded<'a> {
+    /// A payload to archive, with its text exactly as received.
+    Payload {
+        /// The payload's own JSON text (inside the frame, for a socket frame).
+        raw: &'a str,
+        /// The decoded payload.
+        payload: DecodedPayload,
+    },
     /// A socket frame that carries no payload (ping, connect, another event).
     Ignored(String),
 }
@@ -57,22 +76,21 @@ pub enum DecodeError {
 }
 
 /// Decodes one line of input: a socket frame when it starts with a digit, JSON otherwise.
-pub fn decode_line(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+pub fn decode_line(bytes: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     if bytes.len() > MAX_PAYLOAD_BYTES {
         return Err(DecodeError::TooLarge(bytes.len()));
     }
     let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::NotUtf8(e.valid_up_to()))?;
     let text = text.trim();
     if text.starts_with(|c: char| c.is_ascii_digit()) {
-        return decode_frame(text);
+        decode_frame(text)
+    } else {
+        decode_json(text)
     }
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| DecodeError::NotJson(e.to_string()))?;
-    decode_value(value)
 }
 
 /// Decodes a socket frame; only `MESSAGE_SENT` events carry payloads.
-pub fn decode_frame(text: &str) -> Result<Decoded, DecodeError> {
+pub fn decode_frame(text: &str) -> Result<Decoded<'_>, DecodeError> {
     let EnginePacket::Message(packet) = parse_frame(text)? else {
         return Ok(Decoded::Ignored("Engine.IO control frame".into()));
     };
@@ -82,29 +100,60 @@ pub fn decode_frame(text: &str) -> Result<Decoded, DecodeError> {
             packet.kind
         )));
     }
-    let (name, mut args) = parse_event(packet.data)?;
+    let args = split_event(packet.data)?;
+    let name: String = serde_json::from_str(args[0].get())
+        .map_err(|_| FrameError::EventData("first element is not a string".into()))?;
     if name != "MESSAGE_SENT" {
         return Ok(Decoded::Ignored(format!("socket event {name}")));
     }
-    if args.is_empty() {
-        return Err(FrameError::EventData("MESSAGE_SENT without a payload".into()).into());
-    }
-    decode_value(args.swap_remove(0))
+    let payload = args
+        .get(1)
+        .ok_or_else(|| FrameError::EventData("MESSAGE_SENT without a payload".into()))?;
+    decode_json(payload.get())
 }
 
-/// Decodes a parsed JSON value.
-pub fn decode_value(value: Value) -> Result<Decoded, DecodeError> {
+/// The elements of an event's JSON array, as their raw text.
+fn split_event(data: &str) -> Result<Vec<&RawValue>, FrameError> {
+    let args: Vec<&RawValue> =
+        serde_json::from_str(data).map_err(|e| FrameError::EventData(e.to_string()))?;
+    if args.is_empty() {
+        return Err(FrameError::EventData("empty array".into()));
+    }
+    Ok(args)
+}
+
+/// Decodes the JSON text of one payload.
+pub fn decode_json(text: &str) -> Result<Decoded<'_>, DecodeError> {
+    if text.len() > MAX_PAYLOAD_BYTES {
+        return Err(DecodeError::TooLarge(text.len()));
+    }
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| DecodeError::NotJson(e.to_string()))?;
     let Value::Object(obj) = value else {
         return Err(DecodeError::NotObject(super::fields::type_name(&value)));
     };
-    decode_object(&obj).map(Decoded::Payload)
+    Ok(Decoded::Payload {
+        raw: text.trim(),
+        payload: decode_object(&obj)?,
+    })
 }
 
 /// Decodes a payload object.
 pub fn decode_object(obj: &Map<String, Value>) -> Result<DecodedPayload, DecodeError> {
     let mut warnings = Vec::new();
     let (category, payload) = read_payload(obj, &mut warnings)?;
+    let space_id = match &payload {
+        Payload::Message(m) => m.space.as_ref().map(|s| s.id.clone()),
+        Payload::Space(s) => Some(s.id.clone()),
+        Payload::ReadMarker(r) => Some(r.space_id.clone()),
+        Payload::Preference(p) => Some(p.space_id.clone()),
+        Payload::Unknown => obj
+            .get("topicId")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    };
     Ok(DecodedPayload {
+        space_id,
         category,
         payload,
         digest: canonical_digest(obj),
@@ -137,7 +186,7 @@ mod tests {
             b"{ \"_id\": \"m1\",\n \"content\": {\"bodyText\": \"x\"}, \"category\": \"chat\" }";
         let c = br#"42/chat,["MESSAGE_SENT",{"_id":"m1","category":"chat","content":{"bodyText":"x"}}]"#;
         let digest = |line: &[u8]| match decode_line(line).unwrap() {
-            Decoded::Payload(p) => p.digest,
+            Decoded::Payload { payload, .. } => payload.digest,
             Decoded::Ignored(why) => panic!("ignored: {why}"),
         };
         assert_eq!(digest(a), digest(b));

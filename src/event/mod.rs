@@ -12,5 +12,5 @@ pub mod payload;
 pub mod time;
 
 pub use category::{Category, Kind};
-pub use decode::{decode_line, decode_value, DecodeError, Decoded, DecodedPayload};
+pub use decode::{decode_json, decode_line, DecodeError, Decoded, DecodedPayload};
 pub use payload::Payload;

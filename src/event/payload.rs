@@ -2,7 +2,7 @@
 //! category, read leniently (see [`super::fields`]). The payload itself stays raw in
 //! the event log; these types only carry what the normalized tables hold.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::category::{Category, Kind};
@@ -38,7 +38,8 @@ pub struct SpaceRef {
 }
 
 /// One attachment (`content.data[]`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Attachment {
     /// `fileId`.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,88 @@
+//! What the writer receives: decoded payloads ready to store, and rejected input.
+
+use crate::event::DecodedPayload;
+
+/// Where a payload came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The live socket.
+    Live,
+    /// REST backfill.
+    Backfill,
+    /// `ingest` of recorded payloads.
+    Import,
+}
+
+impl Source {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Live => "live",
+            Source::Backfill => "backfill",
+            Source::Import => "import",
+        }
+    }
+}
+
+/// A payload to archive.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// When it was received, UTC ms.
+    pub received_at: i64,
+    /// Where from.
+    pub source: Source,
+    /// The payload text exactly as received, compressed with [`super::compress`].
+    pub raw: Vec<u8>,
+    /// The decoded payload.
+    pub decoded: DecodedPayload,
+}
+
+/// Input that cannot be archived.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    /// When it was received, UTC ms.
+    pub received_at: i64,
+    /// Where from.
+    pub source: Source,
+    /// File name, `-` for stdin, or the socket URL.
+    pub source_name: String,
+    /// Line (or array element) number, from 1.
+    pub line: Option<u64>,
+    /// Why it was rejected.
+    pub reason: String,
+    /// Length of the raw input in bytes.
+    pub raw_len: u64,
+    /// The raw input, compressed with [`super::compress`].
+    pub raw: Vec<u8>,
+}
+
+/// One item for the writer.
+#[derive(Debug, Clone)]
+pub enum Item {
+    /// A payload.
+    Event(Box<StoredEvent>),
+    /// Rejected input.
+    Rejected(Rejection),
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// New payloads stored.
+    pub archived: u64,
+    /// Payloads received again (already stored).
+    pub duplicates: u64,
+    /// New payloads of an unknown category.
+    pub unknown: u64,
+    /// Rejected inputs stored.
+    pub rejected: u64,
+}
+
+impl std::ops::AddAssign for BatchReport {
+    fn add_assign(&mut self, other: BatchReport) {
+        self.archived += other.archived;
+        self.duplicates += other.duplicates;
+        self.unknown += other.unknown;
+        self.rejected += other.rejected;
+    }
+}

@@ -1,0 +1,90 @@
+//! SQLite via sqlx: opening and migrating the archive, the batched writer, and the
+//! read queries behind `spaces` and `stats`.
+
+mod bulk;
+mod codec;
+mod error;
+mod items;
+mod messages;
+mod people;
+pub mod read;
+mod spaces;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use codec::{compress, decompress};
+pub use error::StoreError;
+pub use items::{BatchReport, Item, Rejection, Source, StoredEvent};
+pub use writer::Writer;
+
+/// File name of the SQLite database inside the data directory.
+pub const DATABASE_FILE: &str = "archive.sqlite";
+
+/// An open archive: the SQLite pool of one data directory.
+#[derive(Clone)]
+pub struct Archive {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl Archive {
+    /// Opens (creating if needed) the archive in `data_dir` and applies migrations.
+    /// WAL journal, foreign keys on, `synchronous=NORMAL` (durable at each checkpoint,
+    /// never corrupt).
+    #[tracing::instrument(skip_all, fields(data_dir = %data_dir.display()))]
+    pub async fn open(data_dir: &Path) -> Result<Archive, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let open_err = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(open_err)?
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("cache_size", "-65536");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Archive { pool, path })
+    }
+
+    /// The connection pool, for read queries.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Path of the SQLite database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes every connection, checkpointing the WAL.
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,169 @@
+//! The batched writer: one SQLite transaction per batch. The raw events go in first
+//! (a payload already stored is recognised by its digest and changes nothing), then
+//! the normalized rows derived from the new ones, in foreign-key order.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{Row, SqliteConnection};
+
+use super::bulk::{insert_many, insert_many_returning};
+use super::items::{BatchReport, Item, Rejection, StoredEvent};
+use super::messages::apply_messages;
+use super::people::{
+    collect_people, upsert_people, upsert_preferences, upsert_read_markers, upsert_space_stubs,
+};
+use super::spaces::apply_spaces;
+use super::{Archive, StoreError};
+use crate::event::{Category, DecodedPayload};
+
+/// A payload stored by this batch, with its sequence number.
+pub struct NewEvent<'a> {
+    /// Sequence number in `events`.
+    pub seq: i64,
+    /// The stored event.
+    pub event: &'a StoredEvent,
+    /// Its decoded payload.
+    pub decoded: &'a DecodedPayload,
+}
+
+/// Owns the archive's write side. Only one exists per archive at a time.
+pub struct Writer {
+    archive: Archive,
+}
+
+impl Writer {
+    /// A writer for `archive`.
+    pub fn new(archive: Archive) -> Writer {
+        Writer { archive }
+    }
+
+    /// The archive written to.
+    pub fn archive(&self) -> &Archive {
+        &self.archive
+    }
+
+    /// Writes one batch in one transaction; on error nothing of the batch is stored.
+    #[tracing::instrument(skip_all, fields(items = items.len()))]
+    pub async fn write(&mut self, items: &[Item]) -> Result<BatchReport, StoreError> {
+        let mut tx = self.archive.pool().begin().await?;
+        let report = write_batch(&mut tx, items).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+}
+
+async fn write_batch(
+    conn: &mut SqliteConnection,
+    items: &[Item],
+) -> Result<BatchReport, StoreError> {
+    let mut report = BatchReport::default();
+    let rejections: Vec<&Rejection> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Rejected(r) => Some(r),
+            Item::Event(_) => None,
+        })
+        .collect();
+    insert_rejections(conn, &rejections).await?;
+    report.rejected = rejections.len() as u64;
+
+    let mut seen = HashSet::new();
+    let unique: Vec<&StoredEvent> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Event(e) if seen.insert(e.decoded.digest) => Some(e.as_ref()),
+            _ => None,
+        })
+        .collect();
+    let total_events = items.len() - rejections.len();
+    let new = insert_events(conn, &unique).await?;
+    report.archived = new.len() as u64;
+    report.duplicates = (total_events - new.len()) as u64;
+    report.unknown = new
+        .iter()
+        .filter(|e| !Category::parse(&e.decoded.category).is_known())
+        .count() as u64;
+    if report.duplicates > 0 {
+        sqlx::query("UPDATE counters SET value = value + ? WHERE name = 'duplicates'")
+            .bind(report.duplicates as i64)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for event in &new {
+        for warning in &event.decoded.warnings {
+            tracing::warn!(seq = event.seq, category = %event.decoded.category, "{warning}");
+        }
+    }
+    upsert_people(conn, &collect_people(&new)).await?;
+    upsert_space_stubs(conn, &new).await?;
+    apply_spaces(conn, &new).await?;
+    apply_messages(conn, &new).await?;
+    upsert_read_markers(conn, &new).await?;
+    upsert_preferences(conn, &new).await?;
+    Ok(report)
+}
+
+async fn insert_rejections(
+    conn: &mut SqliteConnection,
+    rows: &[&Rejection],
+) -> Result<(), sqlx::Error> {
+    insert_many(
+        conn,
+        "INSERT INTO rejected (received_at, source, source_name, line, reason, raw_len, raw) ",
+        "",
+        rows,
+        7,
+        &mut |row, r| {
+            row.push_bind(r.received_at)
+                .push_bind(r.source.as_str())
+                .push_bind(&r.source_name)
+                .push_bind(r.line.map(|l| l as i64))
+                .push_bind(&r.reason)
+                .push_bind(r.raw_len as i64)
+                .push_bind(&r.raw);
+        },
+    )
+    .await
+}
+
+/// Inserts the events; returns those that were new, in arrival order.
+async fn insert_events<'a>(
+    conn: &mut SqliteConnection,
+    events: &[&'a StoredEvent],
+) -> Result<Vec<NewEvent<'a>>, sqlx::Error> {
+    let rows = insert_many_returning(
+        conn,
+        "INSERT INTO events (received_at, source, category, known, space_id, message_id, digest, payload) ",
+        " ON CONFLICT (digest) DO NOTHING RETURNING seq, digest",
+        events,
+        8,
+        &mut |row, e| {
+            let d = &e.decoded;
+            row.push_bind(e.received_at)
+                .push_bind(e.source.as_str())
+                .push_bind(&d.category)
+                .push_bind(Category::parse(&d.category).is_known())
+                .push_bind(&d.space_id)
+                .push_bind(d.message_id())
+                .push_bind(&d.digest[..])
+                .push_bind(&e.raw);
+        },
+    )
+    .await?;
+    let mut seqs: HashMap<Vec<u8>, i64> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        seqs.insert(row.try_get("digest")?, row.try_get("seq")?);
+    }
+    let mut new: Vec<NewEvent<'a>> = events
+        .iter()
+        .filter_map(|e| {
+            seqs.get(&e.decoded.digest[..]).map(|&seq| NewEvent {
+                seq,
+                event: e,
+                decoded: &e.decoded,
+            })
+        })
+        .collect();
+    new.sort_by_key(|e| e.seq);
+    Ok(new)
+}
