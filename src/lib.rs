@@ -3,7 +3,10 @@
 //! Data flows one way: payloads (live socket, REST backfill, `ingest`) are decoded
 //! ([`event`]), then written by one writer ([`ingest`]) into SQLite ([`store`]).
 
+pub mod cli;
+pub mod config;
 pub mod event;
+pub mod generate;
 pub mod ingest;
 pub mod store;
 pub mod writer;

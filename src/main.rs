@@ -1,1 +1,31 @@
-fn main() {}
+//! `spaces-archive`: parse the command line, set up logging, run the subcommand and
+//! turn its outcome into the exit code (0 ok, 1 failure, 2 bad usage, 3 some input
+//! rejected).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = spaces_archive::cli::Cli::parse();
+    spaces_archive::cli::init_tracing(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(spaces_archive::cli::run(cli)) {
+        Ok(code) => ExitCode::from(code as u8),
+        // A closed pipe (`spaces-archive spaces | head`) is a normal way to stop reading.
+        Err(error) if spaces_archive::cli::is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The command line: global options, one file per subcommand, and the exit codes.
+
+mod generate;
+mod ingest;
+mod spaces;
+mod stats;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{default_data_dir, DATA_DIR_ENV};
+use crate::store::Archive;
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything done.
+    Success = 0,
+    /// Finished, but some input was rejected.
+    Rejected = 3,
+}
+
+/// Keeps a complete, searchable, exportable record of Avaya Spaces.
+#[derive(Debug, Parser)]
+#[command(name = "spaces-archive", version, about)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Directory holding the archive (default: $XDG_DATA_HOME/spaces-archive or
+    /// ~/.local/share/spaces-archive).
+    #[arg(long, global = true, env = DATA_DIR_ENV, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log filter for stderr (`warn`, `info`, `debug`, `spaces_archive=trace`, …);
+    /// RUST_LOG works too.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+impl Global {
+    /// The data directory in force.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(default_data_dir)
+    }
+
+    /// Opens the archive in the data directory.
+    pub async fn open(&self) -> anyhow::Result<Archive> {
+        Ok(Archive::open(&self.data_dir()).await?)
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Archive recorded payloads: JSON lines, a JSON array, or raw socket frames.
+    Ingest(ingest::IngestArgs),
+    /// Write realistic MESSAGE_SENT payloads as JSON lines (deterministic for a seed).
+    Generate(generate::GenerateArgs),
+    /// List archived spaces with message counts and last activity.
+    Spaces(spaces::SpacesArgs),
+    /// Show archive totals.
+    Stats(stats::StatsArgs),
+}
+
+/// Whether an error is stdout's reader having gone away.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Sets up logging to stderr: `--log`, else `RUST_LOG`, else `warn`.
+pub fn init_tracing(global: &Global) {
+    use tracing_subscriber::EnvFilter;
+    let filter = global
+        .log
+        .as_deref()
+        .map(EnvFilter::new)
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Ingest(args) => ingest::run(&cli.global, args).await,
+        Command::Generate(args) => generate::run(args),
+        Command::Spaces(args) => spaces::run(&cli.global, args).await,
+        Command::Stats(args) => stats::run(&cli.global, args).await,
+    }
+}
