@@ -76,9 +76,12 @@ CREATE TABLE messages (
 );
 CREATE INDEX messages_space_created ON messages (space_id, created, id);
 
--- Every distinct state of a message, the removal included. `html` is NULL when it
--- equals `text` (plain bodies), so the same body is not stored twice.
+-- Every distinct state of a message, the removal included. The HTML is not stored
+-- twice: `html` is NULL when it is the `content.bodyText` of the payload of
+-- `event_seq` (or, when that payload has none, when it equals `text`); likewise
+-- `description_html` with `content.description` and `description_text`.
 CREATE TABLE versions (
+    id                INTEGER PRIMARY KEY,
     message_id        TEXT    NOT NULL REFERENCES messages (id),
     vno               INTEGER NOT NULL,
     event_seq         INTEGER NOT NULL REFERENCES events (seq),
@@ -97,8 +100,8 @@ CREATE TABLE versions (
     attachments       TEXT,
     assignees         TEXT,
     digest            BLOB    NOT NULL,
-    PRIMARY KEY (message_id, vno)
-) WITHOUT ROWID;
+    UNIQUE (message_id, vno)
+);
 
 -- Attachments of each message's current version.
 CREATE TABLE attachments (

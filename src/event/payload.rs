@@ -377,6 +377,28 @@ fn content(obj: &Map<String, Value>, warnings: &mut Vec<String>) -> (ContentFiel
     (fields, assignee_people)
 }
 
+/// `content.bodyText` and `content.description` as the archive reads them (a present
+/// field of the wrong type is coerced or read as empty). Stored versions rely on this
+/// to find their HTML in the raw payload rather than store it twice.
+pub fn content_html(content: &mut Fields) -> (Option<String>, Option<String>) {
+    let mut html_of = |key: &str| {
+        content
+            .value(key)
+            .map(|_| content.string(key).unwrap_or_default())
+    };
+    (html_of("bodyText"), html_of("description"))
+}
+
+/// [`content_html`] of a whole payload object.
+pub fn payload_html(obj: &Map<String, Value>) -> (Option<String>, Option<String>) {
+    match obj.get("content") {
+        Some(Value::Object(content)) => {
+            content_html(&mut Fields::new(content, "content.", &mut Vec::new()))
+        }
+        _ => (None, None),
+    }
+}
+
 fn attachment(value: &Value, warnings: &mut Vec<String>) -> Option<Attachment> {
     let Value::Object(obj) = value else {
         warnings.push(format!(

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
+use super::body::resolve_html;
 use super::bulk::{execute_in, insert_many, select_in};
 use super::writer::NewEvent;
 use super::StoreError;
@@ -20,6 +21,10 @@ struct VersionRow<'a> {
     message_id: &'a str,
     event_seq: i64,
     version: NewVersion,
+    /// The event carried `content.bodyText` (so the HTML is in its raw payload).
+    carried_html: bool,
+    /// The event carried `content.description`.
+    carried_description: bool,
 }
 
 /// Applies the batch's message events.
@@ -59,6 +64,8 @@ pub async fn apply_messages(
                 message_id: &message.id,
                 event_seq: event.seq,
                 version,
+                carried_html: message.content.html.is_some(),
+                carried_description: message.content.description_html.is_some(),
             });
         }
         *content_changed.entry(message.id.as_str()).or_default() |= applied.current_changed;
@@ -90,7 +97,8 @@ pub async fn apply_messages(
 
 const STATE_COLUMNS: &str = "m.id, m.kind, m.kind_known, m.space_id, m.parent_id, m.sender_id, m.created, \
     m.modified, m.like_count, m.chat_count, m.removed_at, m.removed_by, m.current_vno, \
-    v.text, v.html, v.description_text, v.description_html, v.task_status, v.due, v.attachments, v.assignees";
+    v.text, v.html, v.description_text, v.description_html, v.task_status, v.due, v.attachments, v.assignees, \
+    e.payload";
 
 async fn load_states(
     conn: &mut SqliteConnection,
@@ -98,7 +106,7 @@ async fn load_states(
 ) -> Result<HashMap<String, MessageState>, StoreError> {
     let head = format!(
         "SELECT {STATE_COLUMNS} FROM messages m JOIN versions v ON v.message_id = m.id AND v.vno = m.current_vno \
-         WHERE m.id IN"
+         JOIN events e ON e.seq = v.event_seq WHERE m.id IN"
     );
     let mut states = HashMap::new();
     for row in select_in(conn, &head, "", ids).await? {
@@ -144,9 +152,13 @@ async fn load_states(
 fn state_from_row(row: &SqliteRow) -> Result<MessageState, StoreError> {
     let kind: String = row.try_get("kind")?;
     let text: String = row.try_get("text")?;
-    let html: Option<String> = row.try_get("html")?;
     let description_text: String = row.try_get("description_text")?;
-    let description_html: Option<String> = row.try_get("description_html")?;
+    let payload: Vec<u8> = row.try_get("payload")?;
+    let (html, description_html) = resolve_html(
+        row.try_get("html")?,
+        row.try_get("description_html")?,
+        &payload,
+    )?;
     let attachments: Option<String> = row.try_get("attachments")?;
     let assignees: Option<String> = row.try_get("assignees")?;
     let corrupt = |what: &str, e: serde_json::Error| StoreError::Corrupt(format!("{what}: {e}"));
@@ -231,9 +243,10 @@ fn change_name(action: Action) -> &'static str {
     }
 }
 
-/// `html` when it differs from `text`; `None` stores it once, as text.
-fn distinct<'a>(html: &'a str, text: &str) -> Option<&'a str> {
-    (html != text).then_some(html)
+/// The HTML to store: none when the event's raw payload holds it verbatim or when it
+/// equals the plain text, so the same body is not stored twice.
+fn stored_html<'a>(carried: bool, html: &'a str, text: &str) -> Option<&'a str> {
+    (!carried && html != text).then_some(html)
 }
 
 async fn write_versions(
@@ -272,9 +285,9 @@ async fn write_versions(
                 .push_bind(&v.editor_id)
                 .push_bind(v.removed)
                 .push_bind(&c.text)
-                .push_bind(distinct(&c.html, &c.text))
+                .push_bind(stored_html(r.carried_html, &c.html, &c.text))
                 .push_bind(&c.description_text)
-                .push_bind(distinct(&c.description_html, &c.description_text))
+                .push_bind(stored_html(r.carried_description, &c.description_html, &c.description_text))
                 .push_bind(&c.task_status)
                 .push_bind(c.due)
                 .push_bind(attachments)
