@@ -46,7 +46,7 @@ pub enum Decoded<'a> {
         /// The payload's own JSON text (inside the frame, for a socket frame).
         raw: &'a str,
         /// The decoded payload.
-        payload: DecodedPayload,
+        payload: Box<DecodedPayload>,
     },
     /// A socket frame that carries no payload (ping, connect, another event).
     Ignored(String),
@@ -134,7 +134,7 @@ pub fn decode_json(text: &str) -> Result<Decoded<'_>, DecodeError> {
     };
     Ok(Decoded::Payload {
         raw: text.trim(),
-        payload: decode_object(&obj)?,
+        payload: Box::new(decode_object(&obj)?),
     })
 }
 

@@ -171,7 +171,7 @@ fn record(
             received_at,
             source: Source::Import,
             raw: compress(raw.as_bytes()),
-            decoded: payload,
+            decoded: *payload,
         }))),
         Ok(Decoded::Ignored(_)) => counts.ignored += 1,
         Err(reason) => emit(Item::Rejected(Rejection {
