@@ -10,7 +10,13 @@ use spaces_archive::ingest::{ingest, Input};
 use spaces_archive::store::Archive;
 
 fn dir_size(path: &std::path::Path) -> u64 {
-    std::fs::read_dir(path).map_or(0, |entries| entries.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+    std::fs::read_dir(path).map_or(0, |entries| {
+        entries
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum()
+    })
 }
 
 fn peak_rss_mb() -> f64 {
@@ -25,31 +31,57 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn main() {
-    let events: u64 = std::env::var("BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let events: u64 = std::env::var("BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
     let work = tempfile::tempdir().expect("temp dir");
     let input = work.path().join("stream.jsonl");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&input).expect("create input"));
-    write_stream(GenerateOptions { events, seed: 42, spaces: 8 }, &mut file).expect("generate");
+    write_stream(
+        GenerateOptions {
+            events,
+            seed: 42,
+            spaces: 8,
+        },
+        &mut file,
+    )
+    .expect("generate");
     drop(file);
     let input_size = std::fs::metadata(&input).expect("input size").len();
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let data = work.path().join("data");
     let started = Instant::now();
     let summary = runtime.block_on(async {
         let archive = Archive::open(&data).await.expect("open archive");
         let inputs = vec![Input::open(input.to_str().expect("path")).expect("open input")];
-        let summary = ingest(archive.clone(), inputs, indicatif::ProgressBar::hidden()).await.expect("ingest");
+        let summary = ingest(archive.clone(), inputs, indicatif::ProgressBar::hidden())
+            .await
+            .expect("ingest");
         archive.close().await;
         summary
     });
     let seconds = started.elapsed().as_secs_f64();
     let archive_size = dir_size(&data);
     println!("ingest of {events} generated events (seed 42, 8 spaces)");
-    println!("  archived {} new, {} duplicates, {} unknown, {} rejected", summary.archived, summary.duplicates, summary.unknown, summary.rejected);
+    println!(
+        "  archived {} new, {} duplicates, {} unknown, {} rejected",
+        summary.archived, summary.duplicates, summary.unknown, summary.rejected
+    );
     println!("  time           {seconds:.2} s");
     println!("  throughput     {:.0} events/s", events as f64 / seconds);
     println!("  peak RSS       {:.0} MB", peak_rss_mb());
-    println!("  input          {:.1} MB of JSON lines", input_size as f64 / 1e6);
-    println!("  archive        {:.1} MB ({:.2}x the input)", archive_size as f64 / 1e6, archive_size as f64 / input_size as f64);
+    println!(
+        "  input          {:.1} MB of JSON lines",
+        input_size as f64 / 1e6
+    );
+    println!(
+        "  archive        {:.1} MB ({:.2}x the input)",
+        archive_size as f64 / 1e6,
+        archive_size as f64 / input_size as f64
+    );
 }
