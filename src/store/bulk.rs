@@ -50,6 +50,19 @@ pub async fn insert_many_returning<'r, T>(
     Ok(out)
 }
 
+/// `head (?, ?, …) tail` for one chunk of ids.
+fn in_list<'q>(head: &str, tail: &str, ids: &[&'q str]) -> QueryBuilder<'q, Sqlite> {
+    let mut query = QueryBuilder::<Sqlite>::new(head);
+    query.push(" (");
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    query.push(") ");
+    query.push(tail);
+    query
+}
+
 /// Runs `head (?, ?, …) tail` for the ids, chunked, and collects the rows.
 pub async fn select_in(
     conn: &mut SqliteConnection,
@@ -59,15 +72,12 @@ pub async fn select_in(
 ) -> Result<Vec<SqliteRow>, sqlx::Error> {
     let mut out = Vec::new();
     for chunk in ids.chunks(MAX_PARAMS) {
-        let mut query = QueryBuilder::<Sqlite>::new(head);
-        query.push(" (");
-        let mut list = query.separated(", ");
-        for id in chunk {
-            list.push_bind(*id);
-        }
-        query.push(") ");
-        query.push(tail);
-        out.extend(query.build().fetch_all(&mut *conn).await?);
+        out.extend(
+            in_list(head, tail, chunk)
+                .build()
+                .fetch_all(&mut *conn)
+                .await?,
+        );
     }
     Ok(out)
 }
@@ -79,14 +89,7 @@ pub async fn execute_in(
     ids: &[&str],
 ) -> Result<(), sqlx::Error> {
     for chunk in ids.chunks(MAX_PARAMS) {
-        let mut query = QueryBuilder::<Sqlite>::new(head);
-        query.push(" (");
-        let mut list = query.separated(", ");
-        for id in chunk {
-            list.push_bind(*id);
-        }
-        query.push(")");
-        query.build().execute(&mut *conn).await?;
+        in_list(head, "", chunk).build().execute(&mut *conn).await?;
     }
     Ok(())
 }
