@@ -59,9 +59,15 @@ fn main() {
     let summary = runtime.block_on(async {
         let archive = Archive::open(&data).await.expect("open archive");
         let inputs = vec![Input::open(input.to_str().expect("path")).expect("open input")];
-        let summary = ingest(archive.clone(), inputs, indicatif::ProgressBar::hidden())
-            .await
-            .expect("ingest");
+        let index = spaces_archive::index::SearchIndex::open(&data).expect("open index");
+        let summary = ingest(
+            archive.clone(),
+            &index,
+            inputs,
+            indicatif::ProgressBar::hidden(),
+        )
+        .await
+        .expect("ingest");
         archive.close().await;
         summary
     });

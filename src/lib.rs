@@ -7,6 +7,8 @@ pub mod cli;
 pub mod config;
 pub mod event;
 pub mod generate;
+pub mod index;
+pub mod indexer;
 pub mod ingest;
 pub mod store;
 pub mod writer;

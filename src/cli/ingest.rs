@@ -32,8 +32,9 @@ pub async fn run(global: &Global, args: IngestArgs) -> anyhow::Result<Outcome> {
         inputs.push(Input::open(path).map_err(|e| anyhow::anyhow!("cannot open {path}: {e}"))?);
     }
     let archive = global.open().await?;
+    let index = global.open_index()?;
     let progress = progress_bar(inputs.iter().map(|i| i.size).sum());
-    let summary = ingest(archive.clone(), inputs, progress).await?;
+    let summary = ingest(archive.clone(), &index, inputs, progress).await?;
     archive.close().await;
     eprintln!("{}", describe(&summary));
     if args.json {

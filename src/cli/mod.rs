@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{default_data_dir, DATA_DIR_ENV};
+use crate::index::SearchIndex;
 use crate::store::Archive;
 
 /// How a command ended.
@@ -56,6 +57,11 @@ impl Global {
     /// Opens the archive in the data directory.
     pub async fn open(&self) -> anyhow::Result<Archive> {
         Ok(Archive::open(&self.data_dir()).await?)
+    }
+
+    /// Opens the search index in the data directory.
+    pub fn open_index(&self) -> anyhow::Result<SearchIndex> {
+        Ok(SearchIndex::open(&self.data_dir())?)
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod category;
 pub mod decode;
+pub mod document;
 pub mod fields;
 pub mod frame;
 pub mod html;

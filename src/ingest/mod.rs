@@ -11,8 +11,10 @@ use std::path::PathBuf;
 use indicatif::ProgressBar;
 use tokio::sync::mpsc;
 
-use crate::store::{Archive, BatchReport, Item, StoreError, Writer};
-use crate::writer::{drain, BatchPolicy};
+use crate::index::SearchIndex;
+use crate::indexer::IndexCommitPolicy;
+use crate::store::{Archive, BatchReport, Item};
+use crate::writer::{drain, ArchiveWriter, BatchPolicy, WriteError};
 
 pub use input::{read_input, ReadCounts};
 
@@ -71,7 +73,7 @@ pub struct Summary {
 pub enum IngestError {
     /// The archive could not be written; batches before the failure are stored.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Write(#[from] WriteError),
     /// An input could not be read; the other inputs were ingested.
     #[error("cannot read {name}: {source}")]
     Read {
@@ -86,15 +88,21 @@ pub enum IngestError {
 /// others are done.
 pub async fn ingest(
     archive: Archive,
+    index: &SearchIndex,
     inputs: Vec<Input>,
     progress: ProgressBar,
 ) -> Result<Summary, IngestError> {
+    let mut writer = ArchiveWriter::open(archive, index, IndexCommitPolicy::default()).await?;
     let (tx, mut rx) = mpsc::channel::<Vec<Item>>(64);
     let reader_progress = progress.clone();
     let reader = std::thread::spawn(move || read_all(inputs, tx, &reader_progress));
-    let mut writer = Writer::new(archive);
-    let written = drain(&mut writer, &mut rx, BatchPolicy::default(), |_| {}).await;
+    let mut written = drain(&mut writer, &mut rx, BatchPolicy::default(), |_| {}).await;
     drop(rx);
+    if written.is_ok() {
+        if let Err(e) = writer.finish().await {
+            written = Err(e);
+        }
+    }
     let (counts, read_error) = reader
         .join()
         .unwrap_or_else(|_| (ReadCounts::default(), None));

@@ -1,5 +1,6 @@
 //! What the writer receives: decoded payloads ready to store, and rejected input.
 
+use crate::event::document::MessageDocument;
 use crate::event::DecodedPayload;
 
 /// Where a payload came from.
@@ -85,4 +86,27 @@ impl std::ops::AddAssign for BatchReport {
         self.unknown += other.unknown;
         self.rejected += other.rejected;
     }
+}
+
+/// What the search index must do after a batch: write these documents (built from
+/// the batch itself) and load these messages' documents from SQLite (edited messages,
+/// whose history is stored, and messages of renamed spaces).
+#[derive(Debug, Clone, Default)]
+pub struct IndexWork {
+    /// Documents ready to index.
+    pub documents: Vec<MessageDocument>,
+    /// Messages whose documents must be read from SQLite.
+    pub load: Vec<String>,
+    /// Highest outbox mark of the batch: once this work is committed to the index,
+    /// outbox rows up to it can go.
+    pub seq: i64,
+}
+
+/// What writing a batch did.
+#[derive(Debug, Clone, Default)]
+pub struct Written {
+    /// Counts.
+    pub report: BatchReport,
+    /// Work for the index.
+    pub index: IndexWork,
 }

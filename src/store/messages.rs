@@ -10,8 +10,9 @@ use sqlx::{Row, SqliteConnection};
 
 use super::body::resolve_html;
 use super::bulk::{execute_in, insert_many, select_in};
+use super::documents::index_work;
 use super::writer::NewEvent;
-use super::StoreError;
+use super::{IndexWork, StoreError};
 use crate::event::normalize::{apply, Content, MessageState, NewVersion, VersionKey};
 use crate::event::payload::{Action, Attachment};
 use crate::event::{Kind, Payload};
@@ -27,11 +28,11 @@ struct VersionRow<'a> {
     carried_description: bool,
 }
 
-/// Applies the batch's message events.
+/// Applies the batch's message events; returns the index work for the messages.
 pub async fn apply_messages(
     conn: &mut SqliteConnection,
     events: &[NewEvent<'_>],
-) -> Result<(), StoreError> {
+) -> Result<IndexWork, StoreError> {
     let message_events: Vec<_> = events
         .iter()
         .filter_map(|e| match &e.decoded.payload {
@@ -40,7 +41,7 @@ pub async fn apply_messages(
         })
         .collect();
     if message_events.is_empty() {
-        return Ok(());
+        return Ok(IndexWork::default());
     }
     let mut ids: Vec<&str> = message_events.iter().map(|(_, m)| m.id.as_str()).collect();
     ids.sort_unstable();
@@ -76,7 +77,8 @@ pub async fn apply_messages(
     write_messages(conn, &finals).await?;
     write_versions(conn, &versions).await?;
     let changed: Vec<&MessageState> = finals
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|s| content_changed[s.id.as_str()])
         .collect();
     let stale: Vec<&str> = preexisting
@@ -92,7 +94,13 @@ pub async fn apply_messages(
     .await?;
     write_attachments(conn, &changed).await?;
     write_assignees(conn, &changed).await?;
-    Ok(())
+    let seq = message_events
+        .iter()
+        .map(|(e, _)| e.seq)
+        .max()
+        .unwrap_or_default();
+    super::outbox::mark(conn, &ids, seq).await?;
+    index_work(conn, &finals, seq).await
 }
 
 const STATE_COLUMNS: &str = "m.id, m.kind, m.kind_known, m.space_id, m.parent_id, m.sender_id, m.created, \

@@ -4,9 +4,11 @@
 mod body;
 mod bulk;
 mod codec;
+pub mod documents;
 mod error;
 mod items;
 mod messages;
+pub mod outbox;
 mod people;
 pub mod read;
 mod spaces;
@@ -22,7 +24,7 @@ use sqlx::sqlite::{
 
 pub use codec::{compress, decompress};
 pub use error::StoreError;
-pub use items::{BatchReport, Item, Rejection, Source, StoredEvent};
+pub use items::{BatchReport, IndexWork, Item, Rejection, Source, StoredEvent, Written};
 pub use writer::Writer;
 
 /// File name of the SQLite database inside the data directory.
@@ -58,7 +60,7 @@ impl Archive {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
-            .pragma("cache_size", "-65536");
+            .pragma("cache_size", "-16384");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)

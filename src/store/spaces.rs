@@ -47,7 +47,7 @@ struct Change<'a> {
 pub async fn apply_spaces(
     conn: &mut SqliteConnection,
     events: &[NewEvent<'_>],
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<String>, sqlx::Error> {
     let space_events: Vec<(&NewEvent, &SpaceEvent)> = events
         .iter()
         .filter_map(|e| match &e.decoded.payload {
@@ -56,21 +56,17 @@ pub async fn apply_spaces(
         })
         .collect();
     if space_events.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut ids: Vec<&str> = space_events.iter().map(|(_, s)| s.id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
     let mut modified: HashMap<String, Option<i64>> = HashMap::new();
-    for row in select_in(
-        conn,
-        "SELECT id, modified FROM spaces WHERE id IN",
-        "",
-        &ids,
-    )
-    .await?
-    {
+    let mut titles: HashMap<String, Option<String>> = HashMap::new();
+    let space_sql = "SELECT id, modified, title FROM spaces WHERE id IN";
+    for row in select_in(conn, space_sql, "", &ids).await? {
         modified.insert(row.try_get("id")?, row.try_get("modified")?);
+        titles.insert(row.try_get("id")?, row.try_get("title")?);
     }
     let mut members: HashMap<String, HashMap<String, MemberRow>> = HashMap::new();
     let member_sql =
@@ -106,6 +102,19 @@ pub async fn apply_spaces(
         }
     }
     write_updates(conn, &updates).await?;
+    // A new title changes every indexed document of the space.
+    let last_seq = space_events
+        .iter()
+        .map(|(e, _)| e.seq)
+        .max()
+        .unwrap_or_default();
+    let mut renamed = Vec::new();
+    for (id, update) in &updates {
+        let old = titles.get(*id).cloned().flatten();
+        if update.title.is_some() && update.title != old {
+            renamed.extend(super::outbox::mark_space(conn, id, last_seq).await?);
+        }
+    }
     let member_rows: Vec<(&str, &String, &MemberRow)> = touched_members
         .iter()
         .flat_map(|id| {
@@ -115,7 +124,8 @@ pub async fn apply_spaces(
         })
         .collect();
     write_members(conn, &member_rows).await?;
-    write_changes(conn, &changes).await
+    write_changes(conn, &changes).await?;
+    Ok(renamed)
 }
 
 fn merge_update(update: &mut SpaceUpdate, space: &SpaceEvent) {

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{Row, SqliteConnection};
 
 use super::bulk::{insert_many, insert_many_returning};
-use super::items::{BatchReport, Item, Rejection, StoredEvent};
+use super::items::{BatchReport, Item, Rejection, StoredEvent, Written};
 use super::messages::apply_messages;
 use super::people::{
     collect_people, upsert_people, upsert_preferences, upsert_read_markers, upsert_space_stubs,
@@ -44,18 +44,15 @@ impl Writer {
 
     /// Writes one batch in one transaction; on error nothing of the batch is stored.
     #[tracing::instrument(skip_all, fields(items = items.len()))]
-    pub async fn write(&mut self, items: &[Item]) -> Result<BatchReport, StoreError> {
+    pub async fn write(&mut self, items: &[Item]) -> Result<Written, StoreError> {
         let mut tx = self.archive.pool().begin().await?;
-        let report = write_batch(&mut tx, items).await?;
+        let written = write_batch(&mut tx, items).await?;
         tx.commit().await?;
-        Ok(report)
+        Ok(written)
     }
 }
 
-async fn write_batch(
-    conn: &mut SqliteConnection,
-    items: &[Item],
-) -> Result<BatchReport, StoreError> {
+async fn write_batch(conn: &mut SqliteConnection, items: &[Item]) -> Result<Written, StoreError> {
     let mut report = BatchReport::default();
     let rejections: Vec<&Rejection> = items
         .iter()
@@ -96,11 +93,24 @@ async fn write_batch(
     }
     upsert_people(conn, &collect_people(&new)).await?;
     upsert_space_stubs(conn, &new).await?;
-    apply_spaces(conn, &new).await?;
-    apply_messages(conn, &new).await?;
+    let renamed = apply_spaces(conn, &new).await?;
+    let mut index = apply_messages(conn, &new).await?;
     upsert_read_markers(conn, &new).await?;
     upsert_preferences(conn, &new).await?;
-    Ok(report)
+    if !renamed.is_empty() {
+        let written: std::collections::HashSet<&str> =
+            index.documents.iter().map(|d| d.id.as_str()).collect();
+        let mut load: Vec<String> = renamed
+            .into_iter()
+            .filter(|id| !written.contains(id.as_str()))
+            .collect();
+        load.extend(std::mem::take(&mut index.load));
+        load.sort_unstable();
+        load.dedup();
+        index.load = load;
+    }
+    index.seq = new.last().map_or(0, |e| e.seq);
+    Ok(Written { report, index })
 }
 
 async fn insert_rejections(

@@ -237,19 +237,21 @@ impl Generator {
 
     fn topic_updated(&mut self) -> Value {
         let space = self.rng.usize(..self.spaces.len());
-        match self.rng.u32(0..10) {
-            0..=3 => {
+        // Mostly membership changes; renames and archiving are rare (a rename makes the
+        // archive re-index the whole space, as it must).
+        match self.rng.u32(0..100) {
+            0..=39 => {
                 let p = self.rng.usize(..self.people.len());
                 if !self.spaces[space].members.contains(&p) {
                     self.spaces[space].members.push(p);
                 }
             }
-            4..=5 if self.spaces[space].members.len() > 2 => {
+            40..=59 if self.spaces[space].members.len() > 2 => {
                 let n = self.rng.usize(1..self.spaces[space].members.len());
                 self.spaces[space].members.remove(n);
             }
-            6 => self.spaces[space].title.push_str(" (renamed)"),
-            7 => self.spaces[space].archived = !self.spaces[space].archived,
+            60 => self.spaces[space].title.push_str(" (renamed)"),
+            61..=62 => self.spaces[space].archived = !self.spaces[space].archived,
             _ => {}
         }
         let actor = self.spaces[space].members[0];

@@ -1,0 +1,33 @@
+//! The searchable view of a message: what the full-text index holds about it.
+//! Built by the store from its rows, consumed by the index.
+
+/// One message as indexed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessageDocument {
+    /// Message id.
+    pub id: String,
+    /// Space id.
+    pub space_id: Option<String>,
+    /// Space title.
+    pub space_title: Option<String>,
+    /// Sender id.
+    pub sender_id: Option<String>,
+    /// Sender display name and user name.
+    pub sender_name: Option<String>,
+    /// chat, post or task.
+    pub kind: String,
+    /// Creation time, UTC ms (0 when unknown).
+    pub created: i64,
+    /// Modification time, UTC ms (0 when unknown).
+    pub modified: i64,
+    /// Whether the message was removed.
+    pub removed: bool,
+    /// Plain text of the current body.
+    pub text: String,
+    /// Plain text of the current description.
+    pub description: String,
+    /// Attachment names.
+    pub attachments: String,
+    /// Plain text of earlier versions that differs from the current one.
+    pub history: String,
+}

@@ -1,0 +1,106 @@
+//! The full-text index: tantivy beside SQLite, derived from it and rebuildable from
+//! it at any time. One writer (the archive writer task) adds and replaces documents;
+//! readers open a fresh searcher per query.
+
+mod query;
+mod schema;
+mod tokenizer;
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+use tantivy::directory::MmapDirectory;
+use tantivy::{Index, IndexReader, ReloadPolicy};
+
+pub use query::{parse_user_query, Hit, QueryError, RemovedFilter, SearchRequest, Sort};
+pub use schema::Fields;
+pub use writer::IndexWriterHandle;
+
+/// Directory of the index inside the data directory.
+pub const INDEX_DIR: &str = "index";
+
+/// Index failures.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The index directory cannot be created or opened.
+    #[error("cannot open search index {path}: {source}")]
+    Open {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: tantivy::TantivyError,
+    },
+    /// Another process holds the index writer.
+    #[error("the search index {0} is being written by another process (one writer per archive)")]
+    Busy(PathBuf),
+    /// Any other tantivy failure.
+    #[error("search index error: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    /// A query that does not parse.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+}
+
+/// An open index.
+#[derive(Clone)]
+pub struct SearchIndex {
+    index: Index,
+    fields: Fields,
+    path: PathBuf,
+}
+
+impl SearchIndex {
+    /// Opens the index in `data_dir`, creating it if missing.
+    pub fn open(data_dir: &Path) -> Result<SearchIndex, IndexError> {
+        let path = data_dir.join(INDEX_DIR);
+        let open_err = |source| IndexError::Open {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&path).map_err(|e| open_err(tantivy::TantivyError::from(e)))?;
+        let directory = MmapDirectory::open(&path).map_err(|e| open_err(e.into()))?;
+        let (schema, _) = schema::build();
+        let index = Index::open_or_create(directory, schema).map_err(open_err)?;
+        schema::register_analyzers(&index);
+        let fields = schema::fields_of(&index.schema()).map_err(open_err)?;
+        Ok(SearchIndex {
+            index,
+            fields,
+            path,
+        })
+    }
+
+    /// The index's fields.
+    pub fn fields(&self) -> Fields {
+        self.fields
+    }
+
+    /// The tantivy index.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Where it lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A reader that sees the latest commit when created and is reloaded by hand.
+    pub fn reader(&self) -> Result<IndexReader, IndexError> {
+        Ok(self
+            .index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?)
+    }
+
+    /// Opens the writer; fails with [`IndexError::Busy`] while another process writes.
+    pub fn writer(&self) -> Result<IndexWriterHandle, IndexError> {
+        IndexWriterHandle::new(self)
+    }
+
+    /// Every document's message id, with how often it occurs (for `verify`).
+    pub fn all_ids(&self) -> Result<std::collections::HashMap<String, u32>, IndexError> {
+        writer::all_ids(self)
+    }
+}

@@ -1,0 +1,286 @@
+//! Queries: the user's query text (words, `"phrases"`, `AND`/`OR`, `-word`,
+//! `field:value`, `prefix*`) checked with a position for every mistake we can place,
+//! combined with the filters, and run newest-first, oldest-first or by relevance.
+
+use std::ops::Bound;
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
+
+use super::writer::stored_id;
+use super::{IndexError, SearchIndex};
+
+/// Fields a query may name.
+pub const QUERY_FIELDS: &[&str] = &[
+    "text",
+    "description",
+    "attachment",
+    "history",
+    "space",
+    "sender",
+    "kind",
+    "id",
+    "space_id",
+    "sender_id",
+];
+
+/// A query that cannot be run: what is wrong and, when known, where (0-based char).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct QueryError {
+    /// What is wrong.
+    pub message: String,
+    /// Character position in the query.
+    pub position: Option<usize>,
+}
+
+/// Result order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Best match first.
+    Relevance,
+    /// Newest first (by creation).
+    Newest,
+    /// Oldest first.
+    Oldest,
+}
+
+/// What to do with removed messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemovedFilter {
+    /// Removed and present ones.
+    Include,
+    /// Only messages not removed.
+    Exclude,
+    /// Only removed messages.
+    Only,
+}
+
+/// A search.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    /// The user's query.
+    pub query: String,
+    /// Only these spaces, when set.
+    pub space_ids: Option<Vec<String>>,
+    /// Only these senders, when set.
+    pub sender_ids: Option<Vec<String>>,
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Created at or after (UTC ms).
+    pub since: Option<i64>,
+    /// Created before (UTC ms).
+    pub until: Option<i64>,
+    /// Removed messages.
+    pub removed: RemovedFilter,
+    /// Also match earlier versions' text.
+    pub in_history: bool,
+    /// Order.
+    pub sort: Sort,
+    /// At most this many hits.
+    pub limit: usize,
+    /// Skipping this many.
+    pub offset: usize,
+}
+
+/// One result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// Message id.
+    pub id: String,
+    /// Relevance score (with relevance order only).
+    pub score: Option<f32>,
+}
+
+fn error(message: impl Into<String>, position: Option<usize>) -> QueryError {
+    QueryError {
+        message: message.into(),
+        position,
+    }
+}
+
+/// Finds the mistakes tantivy's parser would report without a position.
+fn check_syntax(query: &str) -> Result<(), QueryError> {
+    if query.trim().is_empty() {
+        return Err(error("empty query", Some(0)));
+    }
+    let mut quote: Option<usize> = None;
+    let mut parens: Vec<usize> = Vec::new();
+    let mut word_start: Option<usize> = None;
+    for (pos, c) in query.chars().enumerate() {
+        if let Some(open) = quote {
+            if c == '"' {
+                quote = None;
+            }
+            let _ = open;
+            continue;
+        }
+        match c {
+            '"' => quote = Some(pos),
+            '(' => parens.push(pos),
+            ')' if parens.pop().is_none() => return Err(error("unbalanced ')'", Some(pos))),
+            ':' => {
+                if let Some(start) = word_start {
+                    let field: String = query.chars().skip(start).take(pos - start).collect();
+                    if !QUERY_FIELDS.contains(&field.as_str()) {
+                        let known = QUERY_FIELDS.join(", ");
+                        return Err(error(format!("unknown field '{field}' (fields: {known}; quote text containing ':')"), Some(start)));
+                    }
+                }
+            }
+            _ => {}
+        }
+        let in_word = c.is_alphanumeric() || c == '_';
+        word_start = match (in_word, word_start) {
+            (true, None) => Some(pos),
+            (true, start) => start,
+            (false, _) => None,
+        };
+    }
+    if let Some(open) = quote {
+        return Err(error(
+            "unbalanced '\"': the phrase is not closed",
+            Some(open),
+        ));
+    }
+    if let Some(open) = parens.pop() {
+        return Err(error("unbalanced '(': not closed", Some(open)));
+    }
+    Ok(())
+}
+
+/// Parses the user's query over the text fields (and the history, when asked).
+pub fn parse_user_query(
+    index: &SearchIndex,
+    query: &str,
+    in_history: bool,
+) -> Result<Box<dyn Query>, QueryError> {
+    check_syntax(query)?;
+    let f = index.fields();
+    let mut defaults = vec![f.text, f.description, f.attachment];
+    if in_history {
+        defaults.push(f.history);
+    }
+    let mut parser = QueryParser::for_index(index.index(), defaults);
+    parser.set_conjunction_by_default();
+    parser
+        .parse_query(query)
+        .map_err(|e| error(format!("bad query: {e}"), None))
+}
+
+fn any_of(field: tantivy::schema::Field, values: &[String]) -> Box<dyn Query> {
+    let terms: Vec<(Occur, Box<dyn Query>)> = values
+        .iter()
+        .map(|v| {
+            let q: Box<dyn Query> = Box::new(TermQuery::new(
+                Term::from_field_text(field, v),
+                IndexRecordOption::Basic,
+            ));
+            (Occur::Should, q)
+        })
+        .collect();
+    Box::new(BooleanQuery::new(terms))
+}
+
+impl SearchIndex {
+    /// The user's query with the request's filters.
+    pub fn build_query(&self, request: &SearchRequest) -> Result<Box<dyn Query>, QueryError> {
+        let f = self.fields();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Must,
+            parse_user_query(self, &request.query, request.in_history)?,
+        )];
+        if let Some(spaces) = &request.space_ids {
+            clauses.push((Occur::Must, any_of(f.space_id, spaces)));
+        }
+        if let Some(senders) = &request.sender_ids {
+            clauses.push((Occur::Must, any_of(f.sender_id, senders)));
+        }
+        if let Some(kind) = &request.kind {
+            clauses.push((Occur::Must, any_of(f.kind, std::slice::from_ref(kind))));
+        }
+        if request.since.is_some() || request.until.is_some() {
+            let lower = request.since.map_or(Bound::Unbounded, |t| {
+                Bound::Included(Term::from_field_i64(f.created, t))
+            });
+            let upper = request.until.map_or(Bound::Unbounded, |t| {
+                Bound::Excluded(Term::from_field_i64(f.created, t))
+            });
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+        }
+        let removed = match request.removed {
+            RemovedFilter::Include => None,
+            RemovedFilter::Exclude => Some(0),
+            RemovedFilter::Only => Some(1),
+        };
+        if let Some(value) = removed {
+            let term = Term::from_field_u64(f.removed, value);
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+            ));
+        }
+        Ok(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    /// Runs a built query.
+    pub fn run(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        request: &SearchRequest,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let top = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset);
+        let hits: Vec<(Option<f32>, DocAddress)> = match request.sort {
+            Sort::Relevance => searcher
+                .search(query, &top)?
+                .into_iter()
+                .map(|(s, a)| (Some(s), a))
+                .collect(),
+            Sort::Newest | Sort::Oldest => {
+                let order = if request.sort == Sort::Newest {
+                    Order::Desc
+                } else {
+                    Order::Asc
+                };
+                let top = top.order_by_fast_field::<i64>("created", order);
+                searcher
+                    .search(query, &top)?
+                    .into_iter()
+                    .map(|(_, a)| (None, a))
+                    .collect()
+            }
+        };
+        let fields = self.fields();
+        let mut out = Vec::with_capacity(hits.len());
+        for (score, address) in hits.into_iter().take(request.limit) {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            if let Some(id) = stored_id(&doc, &fields) {
+                out.push(Hit { id, score });
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_syntax;
+
+    fn position(query: &str) -> Option<usize> {
+        check_syntax(query).unwrap_err().position
+    }
+
+    #[test]
+    fn places_syntax_mistakes() {
+        assert_eq!(position("say \"hello"), Some(4));
+        assert_eq!(position("(a OR b"), Some(0));
+        assert_eq!(position("a) b"), Some(1));
+        assert_eq!(position("x nosuch:value"), Some(2));
+        assert_eq!(position("   "), Some(0));
+        assert!(check_syntax("text:\"a b\" AND -c OR kind:task d*").is_ok());
+        assert!(check_syntax("\"time: 10:30\"").is_ok());
+    }
+}
