@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::{timeout_at, Instant};
 
 use crate::index::{IndexWriterHandle, SearchIndex};
-use crate::store::documents::load_documents;
+use crate::store::documents::{load_documents, message_ids_after};
 use crate::store::{outbox, Archive, IndexWork};
 use crate::writer::WriteError;
 
@@ -134,6 +134,28 @@ impl Indexer {
         }
         self.outbox_seq = self.outbox_seq.max(work.seq);
         Ok(())
+    }
+
+    /// Rebuilds the whole index from SQLite (`reindex`), calling `progress` with the
+    /// number of messages done so far.
+    pub async fn rebuild(mut self, progress: impl Fn(u64)) -> Result<u64, WriteError> {
+        self.index.delete_all()?;
+        let mut done = 0u64;
+        let mut after = String::new();
+        loop {
+            let ids = message_ids_after(&self.archive, &after, 2_000).await?;
+            let Some(last) = ids.last() else { break };
+            after = last.clone();
+            self.index_ids(&ids).await?;
+            done += ids.len() as u64;
+            progress(done);
+        }
+        self.outbox_seq = i64::MAX;
+        self.dirty_since.get_or_insert_with(Instant::now);
+        self.commit().await?;
+        let index = self.index;
+        tokio::task::block_in_place(|| index.finish())?;
+        Ok(done)
     }
 
     fn is_due(&self) -> bool {

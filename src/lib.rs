@@ -10,5 +10,8 @@ pub mod generate;
 pub mod index;
 pub mod indexer;
 pub mod ingest;
+pub mod render;
+pub mod search;
 pub mod store;
+pub mod verify;
 pub mod writer;

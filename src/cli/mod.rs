@@ -2,8 +2,11 @@
 
 mod generate;
 mod ingest;
+mod reindex;
+mod search;
 mod spaces;
 mod stats;
+mod verify;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -19,6 +22,10 @@ use crate::store::Archive;
 pub enum Outcome {
     /// Everything done.
     Success = 0,
+    /// Done, and what was checked is wrong.
+    Failure = 1,
+    /// Bad usage or a bad query.
+    BadUsage = 2,
     /// Finished, but some input was rejected.
     Rejected = 3,
 }
@@ -72,10 +79,16 @@ pub enum Command {
     Ingest(ingest::IngestArgs),
     /// Write realistic MESSAGE_SENT payloads as JSON lines (deterministic for a seed).
     Generate(generate::GenerateArgs),
+    /// Search the archive's messages (current text and earlier versions).
+    Search(search::SearchArgs),
     /// List archived spaces with message counts and last activity.
     Spaces(spaces::SpacesArgs),
     /// Show archive totals.
     Stats(stats::StatsArgs),
+    /// Rebuild the search index from SQLite.
+    Reindex(reindex::ReindexArgs),
+    /// Check SQLite integrity and that every message is indexed exactly once.
+    Verify(verify::VerifyArgs),
 }
 
 /// Whether an error is stdout's reader having gone away.
@@ -107,7 +120,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Ingest(args) => ingest::run(&cli.global, args).await,
         Command::Generate(args) => generate::run(args),
+        Command::Search(args) => search::run(&cli.global, args).await,
         Command::Spaces(args) => spaces::run(&cli.global, args).await,
         Command::Stats(args) => stats::run(&cli.global, args).await,
+        Command::Reindex(args) => reindex::run(&cli.global, args).await,
+        Command::Verify(args) => verify::run(&cli.global, args).await,
     }
 }

@@ -29,6 +29,28 @@ pub fn format_millis(millis: i64) -> String {
     }
 }
 
+/// Parses a time given on the command line: an ISO-8601 date-time or date, or a time
+/// relative to `now` such as `30m`, `12h`, `7d`, `2w` (that long ago).
+pub fn parse_time_arg(text: &str, now: i64) -> Option<i64> {
+    let text = text.trim();
+    if let Some(ms) = parse_iso_millis(text) {
+        return Some(ms);
+    }
+    let unit = text.chars().last()?;
+    let amount: i64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
+    let unit_ms = match unit {
+        's' => 1_000,
+        'm' => 60_000,
+        'h' => 3_600_000,
+        'd' => 86_400_000,
+        'w' => 7 * 86_400_000,
+        _ => return None,
+    };
+    amount
+        .checked_mul(unit_ms)
+        .and_then(|ago| now.checked_sub(ago))
+}
+
 /// The current time in UTC milliseconds since the epoch.
 pub fn now_millis() -> i64 {
     Utc::now().timestamp_millis()
@@ -55,6 +77,17 @@ mod tests {
         assert_eq!(parse_iso_millis("2020-07-16"), Some(1_594_857_600_000));
         assert_eq!(parse_iso_millis("yesterday"), None);
         assert_eq!(parse_iso_millis(""), None);
+    }
+
+    #[test]
+    fn parses_command_line_times() {
+        let now = 1_000_000_000_000;
+        assert_eq!(parse_time_arg("7d", now), Some(now - 7 * 86_400_000));
+        assert_eq!(parse_time_arg("90m", now), Some(now - 90 * 60_000));
+        assert_eq!(parse_time_arg("2020-07-16", now), Some(1_594_857_600_000));
+        assert_eq!(parse_time_arg("7x", now), None);
+        assert_eq!(parse_time_arg("d", now), None);
+        assert_eq!(parse_time_arg("é", now), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod codec;
 pub mod documents;
 mod error;
 mod items;
+pub mod lookup;
 mod messages;
 pub mod outbox;
 mod people;

@@ -1,0 +1,69 @@
+//! `spaces-archive verify`: check SQLite and the index; exit 1 and list what
+//! disagrees.
+
+use clap::Args;
+
+use super::{Global, Outcome};
+use crate::verify::verify;
+
+/// Arguments of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// List at most this many ids per problem.
+    #[arg(long, default_value_t = 20)]
+    pub show: usize,
+}
+
+fn list(title: &str, items: &[String], show: usize) {
+    if items.is_empty() {
+        return;
+    }
+    eprintln!("{title}: {}", items.len());
+    for item in items.iter().take(show) {
+        eprintln!("  {item}");
+    }
+    if items.len() > show {
+        eprintln!("  … and {} more", items.len() - show);
+    }
+}
+
+/// Runs `verify`.
+pub async fn run(global: &Global, args: VerifyArgs) -> anyhow::Result<Outcome> {
+    let archive = global.open().await?;
+    let index = global.open_index()?;
+    let report = verify(&archive, &index).await?;
+    list("SQLite integrity problems", &report.integrity, args.show);
+    list("foreign-key violations", &report.foreign_keys, args.show);
+    list(
+        "messages missing from the index",
+        &report.missing,
+        args.show,
+    );
+    let duplicated: Vec<String> = report
+        .duplicated
+        .iter()
+        .map(|(id, n)| format!("{id} ({n} documents)"))
+        .collect();
+    list("messages indexed more than once", &duplicated, args.show);
+    list(
+        "index documents for messages not in the archive",
+        &report.orphaned,
+        args.show,
+    );
+    if report.pending > 0 {
+        eprintln!(
+            "{} messages wait in the index outbox (indexed when ingest or run next starts)",
+            report.pending
+        );
+    }
+    if report.is_ok() {
+        eprintln!(
+            "ok: {} messages, SQLite intact, every message indexed exactly once",
+            report.messages
+        );
+        Ok(Outcome::Success)
+    } else {
+        eprintln!("verify failed (`spaces-archive reindex` rebuilds the index from SQLite)");
+        Ok(Outcome::Failure)
+    }
+}

@@ -1,0 +1,97 @@
+//! `verify`: SQLite's own integrity and foreign-key checks, and agreement between the
+//! messages table and the index: every message indexed exactly once, no document for
+//! a message that does not exist. Messages still in the outbox (written to SQLite,
+//! not yet committed to the index by a running or interrupted writer) are reported
+//! apart: the next writer start indexes them.
+
+use std::collections::HashMap;
+
+use crate::index::{IndexError, SearchIndex};
+use crate::store::documents::message_ids_after;
+use crate::store::{outbox, Archive, StoreError};
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// SQLite `integrity_check` lines other than `ok`.
+    pub integrity: Vec<String>,
+    /// Foreign-key violations (`table rowid parent`).
+    pub foreign_keys: Vec<String>,
+    /// Messages in SQLite with no index document (and not in the outbox).
+    pub missing: Vec<String>,
+    /// Messages with more than one index document.
+    pub duplicated: Vec<(String, u32)>,
+    /// Index documents for messages SQLite does not have.
+    pub orphaned: Vec<String>,
+    /// Messages waiting in the outbox.
+    pub pending: i64,
+    /// Messages checked.
+    pub messages: u64,
+}
+
+impl Report {
+    /// Whether everything agrees.
+    pub fn is_ok(&self) -> bool {
+        self.integrity.is_empty()
+            && self.foreign_keys.is_empty()
+            && self.missing.is_empty()
+            && self.duplicated.is_empty()
+            && self.orphaned.is_empty()
+    }
+}
+
+/// Why `verify` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// SQLite.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The index.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+/// Checks the archive and its index.
+pub async fn verify(archive: &Archive, index: &SearchIndex) -> Result<Report, VerifyError> {
+    let mut report = Report::default();
+    let pool = archive.pool();
+    let integrity: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_all(pool)
+        .await
+        .map_err(StoreError::from)?;
+    report.integrity = integrity.into_iter().filter(|line| line != "ok").collect();
+    let fk: Vec<(String, Option<i64>, String)> = sqlx::query_as("PRAGMA foreign_key_check")
+        .fetch_all(pool)
+        .await
+        .map_err(StoreError::from)?;
+    report.foreign_keys = fk
+        .into_iter()
+        .map(|(t, r, p)| format!("{t} row {} refers to a missing {p}", r.unwrap_or(-1)))
+        .collect();
+    report.pending = outbox::backlog(archive).await?;
+    let pending: std::collections::HashSet<String> =
+        sqlx::query_scalar("SELECT message_id FROM index_outbox")
+            .fetch_all(pool)
+            .await
+            .map_err(StoreError::from)?
+            .into_iter()
+            .collect();
+    let mut indexed: HashMap<String, u32> = index.all_ids()?;
+    let mut after = String::new();
+    loop {
+        let ids = message_ids_after(archive, &after, 10_000).await?;
+        let Some(last) = ids.last() else { break };
+        after = last.clone();
+        for id in ids {
+            report.messages += 1;
+            match indexed.remove(&id) {
+                None if !pending.contains(&id) => report.missing.push(id),
+                Some(n) if n > 1 => report.duplicated.push((id, n)),
+                _ => {}
+            }
+        }
+    }
+    report.orphaned = indexed.into_keys().collect();
+    report.orphaned.sort();
+    Ok(report)
+}
