@@ -101,14 +101,14 @@ mod tests {
     fn highlights_ranges() {
         let snippet = Snippet {
             text: "the café opens".into(),
-            highlights: vec![4..9],
+            highlights: [4..9].to_vec(),
             source: "text",
         };
         assert_eq!(highlight(&snippet, false), "the [café] opens");
         assert_eq!(highlight(&snippet, true), "the \x1b[1;31mcafé\x1b[0m opens");
         let bad = Snippet {
             text: "abc".into(),
-            highlights: vec![2..9],
+            highlights: [2..9].to_vec(),
             source: "text",
         };
         assert_eq!(highlight(&bad, false), "abc");
