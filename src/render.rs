@@ -101,14 +101,14 @@ mod tests {
     fn highlights_ranges() {
         let snippet = Snippet {
             text: "the café opens".into(),
-            highlights: [4..9].to_vec(),
+            highlights: std::iter::once(4..9).collect(),
             source: "text",
         };
         assert_eq!(highlight(&snippet, false), "the [café] opens");
         assert_eq!(highlight(&snippet, true), "the \x1b[1;31mcafé\x1b[0m opens");
         let bad = Snippet {
             text: "abc".into(),
-            highlights: [2..9].to_vec(),
+            highlights: std::iter::once(2..9).collect(),
             source: "text",
         };
         assert_eq!(highlight(&bad, false), "abc");
