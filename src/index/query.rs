@@ -163,11 +163,11 @@ pub fn parse_user_query(
     if in_history {
         defaults.push(f.history);
     }
-    let mut parser = QueryParser::for_index(index.index(), defaults);
+    let mut parser = QueryParser::for_index(index.index(), defaults.clone());
     parser.set_conjunction_by_default();
-    parser
-        .parse_query(query)
-        .map_err(|e| error(format!("bad query: {e}"), None))
+    let ast = tantivy::query_grammar::parse_query(query)
+        .map_err(|_| error("the query does not parse", None))?;
+    super::prefix::convert(index, &parser, &defaults, ast).map_err(|e| error(e, None))
 }
 
 fn any_of(field: tantivy::schema::Field, values: &[String]) -> Box<dyn Query> {

@@ -72,6 +72,13 @@ impl IndexWriterHandle {
         Ok(())
     }
 
+    /// Removes a message's document.
+    pub fn delete(&mut self, id: &str) {
+        self.writer
+            .delete_term(Term::from_field_text(self.fields.id, id));
+        self.uncommitted += 1;
+    }
+
     /// Removes every document (before a rebuild).
     pub fn delete_all(&mut self) -> Result<(), IndexError> {
         self.writer.delete_all_documents()?;

@@ -1,8 +1,10 @@
 //! Integration tests: the real binary against a real SQLite archive in a temp dir.
 
 mod cli;
+mod consistency;
 mod generated;
 mod helpers;
 mod malformed;
 mod order;
+mod search;
 mod seeds;

@@ -1,0 +1,105 @@
+//! The user's query as tantivy's grammar reads it, converted clause by clause so that
+//! an unquoted `word*` becomes a prefix query (tantivy's parser only supports prefixes
+//! at the end of a quoted phrase). Every other leaf is converted by tantivy's parser.
+
+use tantivy::query::{
+    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhrasePrefixQuery, Query, QueryParser,
+};
+use tantivy::query_grammar::{Delimiter, UserInputAst, UserInputLeaf, UserInputLiteral};
+use tantivy::schema::Field;
+use tantivy::Term;
+
+use super::schema::FOLDED;
+use super::SearchIndex;
+
+/// Converts a parsed query; `defaults` are the fields searched when none is named.
+pub fn convert(
+    index: &SearchIndex,
+    parser: &QueryParser,
+    defaults: &[Field],
+    ast: UserInputAst,
+) -> Result<Box<dyn Query>, String> {
+    match ast {
+        UserInputAst::Clause(clauses) => {
+            let mut out: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(clauses.len());
+            for (occur, sub) in clauses {
+                out.push((
+                    occur.unwrap_or(Occur::Must),
+                    convert(index, parser, defaults, sub)?,
+                ));
+            }
+            if !out.is_empty() && out.iter().all(|(o, _)| *o == Occur::MustNot) {
+                return Err(
+                    "a query of only excluded terms matches nothing; add a term to look for".into(),
+                );
+            }
+            Ok(Box::new(BooleanQuery::new(out)))
+        }
+        UserInputAst::Boost(sub, boost) => Ok(Box::new(BoostQuery::new(
+            convert(index, parser, defaults, *sub)?,
+            boost as f32,
+        ))),
+        UserInputAst::Leaf(leaf) => match *leaf {
+            UserInputLeaf::Literal(literal) if is_bare_prefix(&literal) => {
+                prefix_query(index, defaults, &literal)
+            }
+            other => parser
+                .build_query_from_user_input_ast(UserInputAst::Leaf(Box::new(other)))
+                .map_err(|e| e.to_string()),
+        },
+    }
+}
+
+fn is_bare_prefix(literal: &UserInputLiteral) -> bool {
+    matches!(literal.delimiter, Delimiter::None)
+        && (literal.prefix || literal.phrase.ends_with('*'))
+}
+
+/// `word*` (or `field:word*`): every term that starts with the folded word.
+fn prefix_query(
+    index: &SearchIndex,
+    defaults: &[Field],
+    literal: &UserInputLiteral,
+) -> Result<Box<dyn Query>, String> {
+    let fields = match &literal.field_name {
+        Some(name) => vec![index
+            .index()
+            .schema()
+            .get_field(name)
+            .map_err(|_| format!("unknown field '{name}'"))?],
+        None => defaults.to_vec(),
+    };
+    let text = literal.phrase.trim_end_matches('*');
+    let mut analyzer = index
+        .index()
+        .tokenizers()
+        .get(FOLDED)
+        .ok_or("no text analyzer")?;
+    let mut tokens: Vec<(usize, String)> = Vec::new();
+    analyzer
+        .token_stream(text)
+        .process(&mut |t| tokens.push((t.position, t.text.clone())));
+    if tokens.is_empty() {
+        return Err(format!("'{}' has no word before '*'", literal.phrase));
+    }
+    let per_field: Vec<(Occur, Box<dyn Query>)> = fields
+        .into_iter()
+        .map(|field| {
+            let query: Box<dyn Query> = if tokens.len() == 1 {
+                Box::new(FuzzyTermQuery::new_prefix(
+                    Term::from_field_text(field, &tokens[0].1),
+                    0,
+                    true,
+                ))
+            } else {
+                let terms = tokens
+                    .iter()
+                    .map(|(p, t)| (*p, Term::from_field_text(field, t)))
+                    .collect();
+                Box::new(PhrasePrefixQuery::new_with_offset(terms))
+            };
+            (Occur::Should, query)
+        })
+        .collect();
+    Ok(Box::new(BooleanQuery::new(per_field)))
+}
