@@ -100,10 +100,21 @@ async fn resolve(
     Ok(Some(ids))
 }
 
-/// Runs a search.
+/// Runs a search with a new reader (one search per process: the CLI).
 pub async fn search(
     archive: &Archive,
     index: &SearchIndex,
+    options: &SearchOptions,
+) -> Result<Vec<SearchHit>, SearchError> {
+    let reader = index.reader()?;
+    search_with(archive, index, &reader, options).await
+}
+
+/// Runs a search with a long-lived reader (reloaded by the caller to see new commits).
+pub async fn search_with(
+    archive: &Archive,
+    index: &SearchIndex,
+    reader: &tantivy::IndexReader,
     options: &SearchOptions,
 ) -> Result<Vec<SearchHit>, SearchError> {
     let request = SearchRequest {
@@ -126,7 +137,7 @@ pub async fn search(
         offset: options.offset,
     };
     let query = index.build_query(&request)?;
-    let searcher = index.reader()?.searcher();
+    let searcher = reader.searcher();
     let hits = index.run(&searcher, query.as_ref(), &request)?;
     let ids: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
     let mut rows = hit_rows(archive, &ids).await?;
