@@ -4,87 +4,65 @@
 
 use fastrand::Rng;
 
-const WORDS: &[&str] = &[
-    "the",
-    "release",
-    "meeting",
-    "customer",
-    "budget",
-    "review",
-    "deploy",
-    "ticket",
-    "agenda",
-    "team",
-    "call",
-    "update",
-    "please",
-    "check",
-    "today",
-    "tomorrow",
-    "quarter",
-    "report",
-    "design",
-    "feedback",
-    "ship",
-    "blocked",
-    "fixed",
-    "invoice",
-    "contract",
-    "roadmap",
-    "sprint",
-    "demo",
-    "support",
-    "escalation",
-    "approval",
-    "draft",
-    "server",
-    "latency",
-    "incident",
-    "postmortem",
-    "onboarding",
-    "training",
-    "schedule",
-    "slides",
-    "numbers",
-    "café",
-    "réunion",
-    "déjà",
-    "naïve",
-    "élève",
-    "Größe",
-    "Übung",
-    "señal",
-    "año",
-    "façade",
-    "crème",
-    "résumé",
-    "会议",
-    "项目",
-    "設計",
-    "確認",
-    "報告",
-    "확인",
-    "회의",
-    "日程",
-    "予算",
-    "🎉",
-    "👍",
-    "🚀",
-    "✅",
-    "🔥",
-    "🙏",
+/// The most frequent words, most frequent first (function words, then work words).
+const COMMON: &[&str] = &[
+    "the", "to", "and", "a", "of", "is", "in", "for", "we", "it", "on", "that", "this", "you", "with", "be", "can",
+    "will", "i", "have", "are", "not", "at", "please", "thanks", "ok", "today", "meeting", "team", "call", "update",
+    "review", "check", "tomorrow", "release", "customer", "report", "design", "feedback", "ticket", "agenda",
+    "deploy", "budget", "sprint", "demo", "support", "draft", "server", "issue", "fixed", "blocked", "ship",
+    "quarter", "schedule", "slides", "numbers", "invoice", "contract", "roadmap", "escalation", "approval",
+    "latency", "incident", "postmortem", "onboarding", "training", "café", "réunion", "déjà", "naïve", "élève",
+    "Größe", "Übung", "señal", "año", "façade", "crème", "résumé", "会议", "项目", "設計", "確認", "報告", "확인",
+    "회의", "日程", "予算", "🎉", "👍", "🚀", "✅", "🔥", "🙏",
 ];
 
-const SPECIALS: &[&str] = &[
-    "it's",
-    "\"quoted\"",
-    "R&D",
-    "a < b",
-    "x > y",
-    "50%",
-    "Q&A",
-    "don't",
-];
+const SPECIALS: &[&str] = &["it's", "\"quoted\"", "R&D", "a < b", "x > y", "50%", "Q&A", "don't"];
+
+const ONSETS: &[&str] = &["b", "c", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "st", "tr", "pl", "gr", "ch"];
+const VOWELS: &[&str] = &["a", "e", "i", "o", "u", "ai", "ou", "é", "y"];
+const CODAS: &[&str] = &["", "", "n", "r", "s", "t", "l", "m", "x"];
+
+/// Size of the vocabulary: real text has a long tail of rarer words.
+const VOCABULARY: usize = 20_000;
+
+/// The vocabulary (common words first, then made-up words of two to four syllables)
+/// and the cumulative Zipf weights (rank^-1.07, as in English text) to draw from it.
+fn vocabulary() -> &'static (Vec<String>, Vec<f64>) {
+    static VOCAB: std::sync::OnceLock<(Vec<String>, Vec<f64>)> = std::sync::OnceLock::new();
+    VOCAB.get_or_init(|| {
+        let mut rng = Rng::with_seed(0x5eed);
+        let mut words: Vec<String> = COMMON.iter().map(|w| w.to_string()).collect();
+        let mut seen: std::collections::HashSet<String> = words.iter().cloned().collect();
+        while words.len() < VOCABULARY {
+            let syllables = rng.usize(2..=4);
+            let word: String = (0..syllables)
+                .map(|_| {
+                    let pick = |list: &[&'static str], rng: &mut Rng| list[rng.usize(..list.len())];
+                    format!("{}{}{}", pick(ONSETS, &mut rng), pick(VOWELS, &mut rng), pick(CODAS, &mut rng))
+                })
+                .collect();
+            if seen.insert(word.clone()) {
+                words.push(word);
+            }
+        }
+        let mut total = 0.0;
+        let cumulative = (0..words.len())
+            .map(|rank| {
+                total += 1.0 / ((rank + 1) as f64).powf(1.07);
+                total
+            })
+            .collect();
+        (words, cumulative)
+    })
+}
+
+/// One word drawn with Zipf frequencies.
+fn word(rng: &mut Rng) -> &'static str {
+    let (words, cumulative) = vocabulary();
+    let target = rng.f64() * cumulative[cumulative.len() - 1];
+    let rank = cumulative.partition_point(|c| *c < target).min(words.len() - 1);
+    &words[rank]
+}
 
 /// Picks a plain-text length: mostly short chat lines, some paragraphs, a few long
 /// documents up to ~8 KB.
@@ -103,12 +81,12 @@ pub fn words(rng: &mut Rng, len: usize) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        let word = if rng.u32(0..25) == 0 {
+        let next = if rng.u32(0..25) == 0 {
             SPECIALS[rng.usize(..SPECIALS.len())]
         } else {
-            WORDS[rng.usize(..WORDS.len())]
+            word(rng)
         };
-        out.push_str(word);
+        out.push_str(next);
     }
     out
 }

@@ -222,6 +222,11 @@ impl SearchIndex {
                 Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
             ));
         }
+        if clauses.len() == 1 {
+            // Unwrapped, a disjunction of terms stays top-level, where tantivy prunes
+            // with block-max WAND instead of scoring every match.
+            return Ok(clauses.remove(0).1);
+        }
         Ok(Box::new(BooleanQuery::new(clauses)))
     }
 
