@@ -3,6 +3,10 @@
 //! queries against the tantivy index (top 20 loaded from SQLite, with snippets) and
 //! against SQLite FTS5 over the same messages' text (ranked by bm25, top 20 loaded),
 //! and the whole `spaces-archive search` process. Run with `cargo bench --bench search`.
+//! With `BENCH_DATA_DIR` naming an existing archive, the generation and ingest are
+//! skipped and the queries run on it (an FTS5 table is added to it). `BENCH_ONLY`
+//! (comma-separated query names) runs only those queries; `BENCH_NO_FTS` runs the FTS5
+//! baseline once instead of 30 times.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -18,14 +22,31 @@ use spaces_archive::store::Archive;
 const QUERIES: &[(&str, &str, &str, Sort)] = &[
     ("single term", "budget", "budget", Sort::Relevance),
     ("rare term", "postmortem", "postmortem", Sort::Relevance),
-    ("AND", "budget AND review", "budget AND review", Sort::Relevance),
-    ("OR", "invoice OR contract", "invoice OR contract", Sort::Relevance),
+    (
+        "AND",
+        "budget AND review",
+        "budget AND review",
+        Sort::Relevance,
+    ),
+    (
+        "OR",
+        "invoice OR contract",
+        "invoice OR contract",
+        Sort::Relevance,
+    ),
     ("newest first", "deploy", "deploy", Sort::Newest),
-    ("phrase", "\"budget review\"", "\"budget review\"", Sort::Relevance),
+    (
+        "phrase",
+        "\"budget review\"",
+        "\"budget review\"",
+        Sort::Relevance,
+    ),
     ("prefix", "escal*", "escal*", Sort::Relevance),
 ];
 
+/// Runs per query: many for tantivy, fewer for the FTS5 baseline (hundreds of ms each).
 const RUNS: usize = 200;
+const FTS_RUNS: usize = 30;
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -33,7 +54,9 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn dir_size(path: &std::path::Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
     entries
         .flatten()
         .map(|e| match e.metadata() {
@@ -55,13 +78,13 @@ fn peak_rss_mb() -> f64 {
     kb / 1024.0
 }
 
-async fn time_runs<F, Fut>(mut run: F) -> (f64, f64)
+async fn time_runs<F, Fut>(runs: usize, mut run: F) -> (f64, f64)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = usize>,
 {
-    let mut times = Vec::with_capacity(RUNS);
-    for _ in 0..RUNS {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
         let started = Instant::now();
         std::hint::black_box(run().await);
         times.push(started.elapsed());
@@ -71,17 +94,54 @@ where
 }
 
 fn main() {
-    let messages: u64 = std::env::var("BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    if let Some(dir) = std::env::var_os("BENCH_DATA_DIR") {
+        let data = std::path::PathBuf::from(dir);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let archive = Archive::open(&data).await.expect("archive");
+            let index = SearchIndex::open(&data).expect("index");
+            let messages: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
+                .fetch_one(archive.pool())
+                .await
+                .expect("count");
+            println!(
+                "existing archive {}: {messages} messages, index {:.1} MB",
+                data.display(),
+                dir_size(&data.join("index")) as f64 / 1e6
+            );
+            run_queries(&archive, &index).await;
+        });
+        whole_process(&data);
+        return;
+    }
+    let messages: u64 = std::env::var("BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
     // About 69% of generated payloads create a message.
     let events = messages * 100 / 69;
     let work = tempfile::tempdir().expect("temp dir");
     let input = work.path().join("stream.jsonl");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&input).expect("create"));
-    let expected = write_stream(GenerateOptions { events, seed: 1_000, spaces: 20 }, &mut file).expect("generate");
+    let expected = write_stream(
+        GenerateOptions {
+            events,
+            seed: 1_000,
+            spaces: 20,
+        },
+        &mut file,
+    )
+    .expect("generate");
     drop(file);
     let input_size = std::fs::metadata(&input).expect("size").len();
     let data = work.path().join("data");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let archive = Archive::open(&data).await.expect("archive");
         let index = SearchIndex::open(&data).expect("index");
@@ -95,10 +155,28 @@ fn main() {
         let index_size = dir_size(&data.join("index"));
         println!("index size {:.1} MB = {:.3}x the JSON lines; SQLite {:.1} MB", index_size as f64 / 1e6, index_size as f64 / input_size as f64, dir_size(&data) as f64 / 1e6 - index_size as f64 / 1e6);
 
+        run_queries(&archive, &index).await;
+    });
+    whole_process(&data);
+}
+
+async fn run_queries(archive: &Archive, index: &SearchIndex) {
+    {
+        let (archive, index) = (archive.clone(), index.clone());
         let reader = index.reader().expect("reader");
-        println!("\n{:<14} {:>12} {:>12} {:>12} {:>12}", "query", "tantivy p50", "tantivy p99", "FTS5 p50", "FTS5 p99");
+        println!(
+            "\n{:<14} {:>12} {:>12} {:>12} {:>12}",
+            "query", "tantivy p50", "tantivy p99", "FTS5 p50", "FTS5 p99"
+        );
         let fts = build_fts(&archive).await;
+        let only = std::env::var("BENCH_ONLY").ok();
         for (name, query, fts_query, sort) in QUERIES {
+            if only
+                .as_deref()
+                .is_some_and(|o| !o.split(',').any(|x| x == *name))
+            {
+                continue;
+            }
             let options = SearchOptions {
                 query: query.to_string(),
                 spaces: vec![],
@@ -112,34 +190,62 @@ fn main() {
                 limit: 20,
                 offset: 0,
             };
-            let (p50, p99) = time_runs(|| async { search_with(&archive, &index, &reader, &options).await.expect("search").len() }).await;
+            let (p50, p99) = time_runs(RUNS, || async {
+                search_with(&archive, &index, &reader, &options)
+                    .await
+                    .expect("search")
+                    .len()
+            })
+            .await;
             let sql = if *sort == Sort::Newest {
                 "SELECT m.id FROM fts JOIN messages m ON m.rowid = fts.rowid WHERE fts MATCH ? ORDER BY m.created DESC LIMIT 20"
             } else {
                 "SELECT m.id FROM fts JOIN messages m ON m.rowid = fts.rowid WHERE fts MATCH ? ORDER BY rank LIMIT 20"
             };
-            let (f50, f99) = time_runs(|| async {
-                let ids: Vec<String> = sqlx::query_scalar(sql).bind(fts_query).fetch_all(&fts).await.expect("fts");
-                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-                hit_rows(&archive, &ids).await.expect("rows").len()
-            })
+            let (f50, f99) = time_runs(
+                if std::env::var_os("BENCH_NO_FTS").is_some() {
+                    1
+                } else {
+                    FTS_RUNS
+                },
+                || async {
+                    let ids: Vec<String> = sqlx::query_scalar(sql)
+                        .bind(fts_query)
+                        .fetch_all(&fts)
+                        .await
+                        .expect("fts");
+                    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                    hit_rows(&archive, &ids).await.expect("rows").len()
+                },
+            )
             .await;
             println!("{name:<14} {p50:>10.2}ms {p99:>10.2}ms {f50:>10.2}ms {f99:>10.2}ms");
         }
-        archive.close().await;
-    });
+    }
+}
 
-    let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/spaces-archive");
+fn whole_process(data: &std::path::Path) {
+    let binary =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/spaces-archive");
     if binary.exists() {
         let mut times = Vec::new();
         for _ in 0..50 {
             let started = Instant::now();
-            let out = Command::new(&binary).arg("--data-dir").arg(&data).args(["search", "budget", "--color", "never"]).output().expect("run");
+            let out = Command::new(&binary)
+                .arg("--data-dir")
+                .arg(data)
+                .args(["search", "budget", "--color", "never"])
+                .output()
+                .expect("run");
             assert!(out.status.success());
             times.push(started.elapsed());
         }
         times.sort();
-        println!("\nwhole `spaces-archive search budget` process: p50 {:.1} ms, p99 {:.1} ms", percentile(&times, 0.5), percentile(&times, 0.99));
+        println!(
+            "\nwhole `spaces-archive search budget` process: p50 {:.1} ms, p99 {:.1} ms",
+            percentile(&times, 0.5),
+            percentile(&times, 0.99)
+        );
     } else {
         println!("\n(build the release binary to time the whole search process)");
     }
@@ -150,6 +256,13 @@ fn main() {
 async fn build_fts(archive: &Archive) -> sqlx::SqlitePool {
     let started = Instant::now();
     let pool = archive.pool().clone();
+    let exists: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'fts'")
+        .fetch_one(&pool)
+        .await
+        .expect("schema");
+    if exists > 0 {
+        return pool;
+    }
     sqlx::query("CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(text, description, tokenize = 'unicode61 remove_diacritics 2')")
         .execute(&pool)
         .await
@@ -161,6 +274,9 @@ async fn build_fts(archive: &Archive) -> sqlx::SqlitePool {
     .execute(&pool)
     .await
     .expect("fill fts5");
-    println!("(FTS5 baseline built in {:.1} s)", started.elapsed().as_secs_f64());
+    println!(
+        "(FTS5 baseline built in {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
     pool
 }

@@ -6,19 +6,116 @@ use fastrand::Rng;
 
 /// The most frequent words, most frequent first (function words, then work words).
 const COMMON: &[&str] = &[
-    "the", "to", "and", "a", "of", "is", "in", "for", "we", "it", "on", "that", "this", "you", "with", "be", "can",
-    "will", "i", "have", "are", "not", "at", "please", "thanks", "ok", "today", "meeting", "team", "call", "update",
-    "review", "check", "tomorrow", "release", "customer", "report", "design", "feedback", "ticket", "agenda",
-    "deploy", "budget", "sprint", "demo", "support", "draft", "server", "issue", "fixed", "blocked", "ship",
-    "quarter", "schedule", "slides", "numbers", "invoice", "contract", "roadmap", "escalation", "approval",
-    "latency", "incident", "postmortem", "onboarding", "training", "café", "réunion", "déjà", "naïve", "élève",
-    "Größe", "Übung", "señal", "año", "façade", "crème", "résumé", "会议", "项目", "設計", "確認", "報告", "확인",
-    "회의", "日程", "予算", "🎉", "👍", "🚀", "✅", "🔥", "🙏",
+    "the",
+    "to",
+    "and",
+    "a",
+    "of",
+    "is",
+    "in",
+    "for",
+    "we",
+    "it",
+    "on",
+    "that",
+    "this",
+    "you",
+    "with",
+    "be",
+    "can",
+    "will",
+    "i",
+    "have",
+    "are",
+    "not",
+    "at",
+    "please",
+    "thanks",
+    "ok",
+    "today",
+    "meeting",
+    "team",
+    "call",
+    "update",
+    "review",
+    "check",
+    "tomorrow",
+    "release",
+    "customer",
+    "report",
+    "design",
+    "feedback",
+    "ticket",
+    "agenda",
+    "deploy",
+    "budget",
+    "sprint",
+    "demo",
+    "support",
+    "draft",
+    "server",
+    "issue",
+    "fixed",
+    "blocked",
+    "ship",
+    "quarter",
+    "schedule",
+    "slides",
+    "numbers",
+    "invoice",
+    "contract",
+    "roadmap",
+    "escalation",
+    "approval",
+    "latency",
+    "incident",
+    "postmortem",
+    "onboarding",
+    "training",
+    "café",
+    "réunion",
+    "déjà",
+    "naïve",
+    "élève",
+    "Größe",
+    "Übung",
+    "señal",
+    "año",
+    "façade",
+    "crème",
+    "résumé",
+    "会议",
+    "项目",
+    "設計",
+    "確認",
+    "報告",
+    "확인",
+    "회의",
+    "日程",
+    "予算",
+    "🎉",
+    "👍",
+    "🚀",
+    "✅",
+    "🔥",
+    "🙏",
 ];
 
-const SPECIALS: &[&str] = &["it's", "\"quoted\"", "R&D", "a < b", "x > y", "50%", "Q&A", "don't"];
+const SPECIALS: &[&str] = &[
+    "it's",
+    "\"quoted\"",
+    "R&D",
+    "a < b",
+    "x > y",
+    "50%",
+    "Q&A",
+    "don't",
+];
 
-const ONSETS: &[&str] = &["b", "c", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "st", "tr", "pl", "gr", "ch"];
+const ONSETS: &[&str] = &[
+    "b", "c", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "st",
+    "tr", "pl", "gr", "ch",
+];
 const VOWELS: &[&str] = &["a", "e", "i", "o", "u", "ai", "ou", "é", "y"];
 const CODAS: &[&str] = &["", "", "n", "r", "s", "t", "l", "m", "x"];
 
@@ -38,7 +135,12 @@ fn vocabulary() -> &'static (Vec<String>, Vec<f64>) {
             let word: String = (0..syllables)
                 .map(|_| {
                     let pick = |list: &[&'static str], rng: &mut Rng| list[rng.usize(..list.len())];
-                    format!("{}{}{}", pick(ONSETS, &mut rng), pick(VOWELS, &mut rng), pick(CODAS, &mut rng))
+                    format!(
+                        "{}{}{}",
+                        pick(ONSETS, &mut rng),
+                        pick(VOWELS, &mut rng),
+                        pick(CODAS, &mut rng)
+                    )
                 })
                 .collect();
             if seen.insert(word.clone()) {
@@ -60,7 +162,9 @@ fn vocabulary() -> &'static (Vec<String>, Vec<f64>) {
 fn word(rng: &mut Rng) -> &'static str {
     let (words, cumulative) = vocabulary();
     let target = rng.f64() * cumulative[cumulative.len() - 1];
-    let rank = cumulative.partition_point(|c| *c < target).min(words.len() - 1);
+    let rank = cumulative
+        .partition_point(|c| *c < target)
+        .min(words.len() - 1);
     &words[rank]
 }
 

@@ -20,6 +20,13 @@ pub fn convert(
     ast: UserInputAst,
 ) -> Result<Box<dyn Query>, String> {
     match ast {
+        UserInputAst::Clause(mut clauses)
+            if clauses.len() == 1
+                && matches!(clauses[0].0, None | Some(Occur::Must | Occur::Should)) =>
+        {
+            // A lone clause (a single word) stays unwrapped so tantivy can prune it.
+            convert(index, parser, defaults, clauses.remove(0).1)
+        }
         UserInputAst::Clause(clauses) => {
             let mut out: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(clauses.len());
             for (occur, sub) in clauses {

@@ -61,7 +61,10 @@ impl Archive {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
-            .pragma("cache_size", "-16384");
+            .pragma("cache_size", "-16384")
+            // Truncate the WAL back to 64 MB after a checkpoint: a WAL left large makes
+            // every later process slower to open the archive.
+            .pragma("journal_size_limit", "67108864");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
