@@ -10,9 +10,9 @@ use tantivy::{DocSet, IndexWriter, TantivyDocument, TantivyError, Term, TERMINAT
 use super::{Fields, IndexError, SearchIndex};
 use crate::event::document::MessageDocument;
 
-/// Memory for the writer's in-flight segment. 64 MB keeps `run` and `ingest` well
+/// Memory for the writer's in-flight segment. 48 MB keeps `run` and `ingest` well
 /// under their 512 MB budgets while making segments of tens of thousands of messages.
-const WRITER_MEMORY: usize = 64 << 20;
+const WRITER_MEMORY: usize = 48 << 20;
 
 /// Segments stop being merged once they hold this many documents. A merge maps and
 /// rewrites its inputs, so unbounded merges made one million messages peak above

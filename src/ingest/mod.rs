@@ -93,7 +93,7 @@ pub async fn ingest(
     progress: ProgressBar,
 ) -> Result<Summary, IngestError> {
     let mut writer = ArchiveWriter::open(archive, index, IndexCommitPolicy::default()).await?;
-    let (tx, mut rx) = mpsc::channel::<Vec<Item>>(64);
+    let (tx, mut rx) = mpsc::channel::<Vec<Item>>(16);
     let reader_progress = progress.clone();
     let reader = std::thread::spawn(move || read_all(inputs, tx, &reader_progress));
     let mut written = drain(&mut writer, &mut rx, BatchPolicy::default(), |_| {}).await;

@@ -22,6 +22,7 @@ use std::time::Duration;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::ConnectOptions;
 
 pub use codec::{compress, decompress};
 pub use error::StoreError;
@@ -62,9 +63,12 @@ impl Archive {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
             .pragma("cache_size", "-16384")
-            // Truncate the WAL back to 64 MB after a checkpoint: a WAL left large makes
-            // every later process slower to open the archive.
-            .pragma("journal_size_limit", "67108864");
+            // Prepared multi-row statements are large; sqlx's default of 100 per
+            // connection grew `ingest` past 500 MB at a million messages. Re-preparing
+            // them every time instead cost 12% of ingest throughput.
+            .statement_cache_capacity(16)
+            // `verify`'s integrity check takes seconds at a million messages, as it should.
+            .disable_statement_logging();
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -90,8 +94,16 @@ impl Archive {
         &self.path
     }
 
-    /// Closes every connection, checkpointing the WAL.
+    /// Checkpoints and truncates the WAL (a WAL left large makes every later process
+    /// slower to open the archive), then closes every connection. Best effort: a
+    /// reader elsewhere may keep the WAL from being truncated.
     pub async fn close(self) {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
+            tracing::debug!("WAL checkpoint at close: {e}");
+        }
         self.pool.close().await;
     }
 }
