@@ -3,32 +3,15 @@
 //! `spaces-archive ingest`). Prints events/s, peak memory and the archive's size
 //! against the input's. Run with `cargo bench --bench ingest`.
 
+mod common;
+
+use common::{dir_size, peak_rss_mb};
+
 use std::time::Instant;
 
 use spaces_archive::generate::{write_stream, GenerateOptions};
 use spaces_archive::ingest::{ingest, Input};
 use spaces_archive::store::Archive;
-
-fn dir_size(path: &std::path::Path) -> u64 {
-    std::fs::read_dir(path).map_or(0, |entries| {
-        entries
-            .flatten()
-            .filter_map(|e| e.metadata().ok())
-            .map(|m| m.len())
-            .sum()
-    })
-}
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
-}
 
 fn main() {
     let events: u64 = std::env::var("BENCH_EVENTS")

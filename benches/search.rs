@@ -8,6 +8,10 @@
 //! (comma-separated query names) runs only those queries; `BENCH_NO_FTS` runs the FTS5
 //! baseline once instead of 30 times.
 
+mod common;
+
+use common::{dir_size, peak_rss_mb};
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -51,31 +55,6 @@ const FTS_RUNS: usize = 30;
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1e3
-}
-
-fn dir_size(path: &std::path::Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
 }
 
 async fn time_runs<F, Fut>(runs: usize, mut run: F) -> (f64, f64)

@@ -8,6 +8,18 @@ use spaces_archive::generate::{write_stream, GenerateOptions};
 
 use crate::helpers::{binary, TestArchive};
 
+/// Starts `ingest` of `path` in the background.
+fn spawn_ingest(archive: &TestArchive, path: &std::path::Path) -> std::process::Child {
+    binary()
+        .arg("--data-dir")
+        .arg(archive.data_dir())
+        .args(["ingest", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn generated(
     archive: &TestArchive,
     events: u64,
@@ -32,14 +44,7 @@ fn killed_ingests_leave_a_consistent_archive() {
     let archive = TestArchive::new();
     let (path, expected) = generated(&archive, 50_000, 11);
     for delay_ms in [150, 500, 900, 1_400, 2_000] {
-        let mut child = binary()
-            .arg("--data-dir")
-            .arg(archive.data_dir())
-            .args(["ingest", path.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_ingest(&archive, &path);
         std::thread::sleep(Duration::from_millis(delay_ms));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
@@ -116,13 +121,7 @@ fn a_search_during_an_ingest_sees_what_was_committed_before() {
     let marker = r#"{"_id":"early1","category":"chat","topicId":"s9","content":{"bodyText":"zebracorn sighting"}}"#;
     assert_eq!(archive.ingest_text("early.jsonl", marker).code, 0);
     let (path, _) = generated(&archive, 60_000, 5);
-    let mut child = binary()
-        .arg("--data-dir")
-        .arg(archive.data_dir())
-        .args(["ingest", path.to_str().unwrap()])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_ingest(&archive, &path);
     std::thread::sleep(Duration::from_millis(400));
     let run = archive.run(&["search", "--json", "zebracorn"]);
     let still_running = child.try_wait().unwrap().is_none();
@@ -141,13 +140,7 @@ fn a_search_during_an_ingest_sees_what_was_committed_before() {
 fn two_writers_do_not_share_an_archive() {
     let archive = TestArchive::new();
     let (path, _) = generated(&archive, 60_000, 6);
-    let mut child = binary()
-        .arg("--data-dir")
-        .arg(archive.data_dir())
-        .args(["ingest", path.to_str().unwrap()])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_ingest(&archive, &path);
     std::thread::sleep(Duration::from_millis(400));
     let run = archive.run(&["ingest", path.to_str().unwrap()]);
     child.wait().unwrap();
