@@ -140,66 +140,63 @@ fn main() {
 }
 
 async fn run_queries(archive: &Archive, index: &SearchIndex) {
-    {
-        let (archive, index) = (archive.clone(), index.clone());
-        let reader = index.reader().expect("reader");
-        println!(
-            "\n{:<14} {:>12} {:>12} {:>12} {:>12}",
-            "query", "tantivy p50", "tantivy p99", "FTS5 p50", "FTS5 p99"
-        );
-        let fts = build_fts(&archive).await;
-        let only = std::env::var("BENCH_ONLY").ok();
-        for (name, query, fts_query, sort) in QUERIES {
-            if only
-                .as_deref()
-                .is_some_and(|o| !o.split(',').any(|x| x == *name))
-            {
-                continue;
-            }
-            let options = SearchOptions {
-                query: query.to_string(),
-                spaces: vec![],
-                from: vec![],
-                kind: None,
-                since: None,
-                until: None,
-                removed: RemovedFilter::Include,
-                in_history: true,
-                sort: *sort,
-                limit: 20,
-                offset: 0,
-            };
-            let (p50, p99) = time_runs(RUNS, || async {
-                search_with(&archive, &index, &reader, &options)
-                    .await
-                    .expect("search")
-                    .len()
-            })
-            .await;
-            let sql = if *sort == Sort::Newest {
-                "SELECT m.id FROM fts JOIN messages m ON m.rowid = fts.rowid WHERE fts MATCH ? ORDER BY m.created DESC LIMIT 20"
-            } else {
-                "SELECT m.id FROM fts JOIN messages m ON m.rowid = fts.rowid WHERE fts MATCH ? ORDER BY rank LIMIT 20"
-            };
-            let (f50, f99) = time_runs(
-                if std::env::var_os("BENCH_NO_FTS").is_some() {
-                    1
-                } else {
-                    FTS_RUNS
-                },
-                || async {
-                    let ids: Vec<String> = sqlx::query_scalar(sql)
-                        .bind(fts_query)
-                        .fetch_all(&fts)
-                        .await
-                        .expect("fts");
-                    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-                    hit_rows(&archive, &ids).await.expect("rows").len()
-                },
-            )
-            .await;
-            println!("{name:<14} {p50:>10.2}ms {p99:>10.2}ms {f50:>10.2}ms {f99:>10.2}ms");
+    let reader = index.reader().expect("reader");
+    println!(
+        "\n{:<14} {:>12} {:>12} {:>12} {:>12}",
+        "query", "tantivy p50", "tantivy p99", "FTS5 p50", "FTS5 p99"
+    );
+    let fts = build_fts(archive).await;
+    let only = std::env::var("BENCH_ONLY").ok();
+    for (name, query, fts_query, sort) in QUERIES {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|x| x == *name))
+        {
+            continue;
         }
+        let options = SearchOptions {
+            query: query.to_string(),
+            spaces: vec![],
+            from: vec![],
+            kind: None,
+            since: None,
+            until: None,
+            removed: RemovedFilter::Include,
+            in_history: true,
+            sort: *sort,
+            limit: 20,
+            offset: 0,
+        };
+        let (p50, p99) = time_runs(RUNS, || async {
+            search_with(archive, index, &reader, &options)
+                .await
+                .expect("search")
+                .len()
+        })
+        .await;
+        let sql = if *sort == Sort::Newest {
+            "SELECT m.id FROM fts JOIN messages m ON m.rowid = fts.rowid WHERE fts MATCH ? ORDER BY m.created DESC LIMIT 20"
+        } else {
+            "SELECT m.id FROM fts JOIN messages m ON m.rowid = fts.rowid WHERE fts MATCH ? ORDER BY rank LIMIT 20"
+        };
+        let (f50, f99) = time_runs(
+            if std::env::var_os("BENCH_NO_FTS").is_some() {
+                1
+            } else {
+                FTS_RUNS
+            },
+            || async {
+                let ids: Vec<String> = sqlx::query_scalar(sql)
+                    .bind(fts_query)
+                    .fetch_all(&fts)
+                    .await
+                    .expect("fts");
+                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                hit_rows(archive, &ids).await.expect("rows").len()
+            },
+        )
+        .await;
+        println!("{name:<14} {p50:>10.2}ms {p99:>10.2}ms {f50:>10.2}ms {f99:>10.2}ms");
     }
 }
 

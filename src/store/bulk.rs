@@ -26,12 +26,25 @@ pub async fn insert_many<'r, T>(
     bind: &mut BindRow<'r, T>,
 ) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks((MAX_PARAMS / columns).max(1)) {
-        let mut query = QueryBuilder::<Sqlite>::new(head);
-        query.push_values(chunk, |mut row, item| bind(&mut row, item));
-        query.push(tail);
-        query.build().execute(&mut *conn).await?;
+        values(head, tail, chunk, bind)
+            .build()
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
+}
+
+/// `head VALUES (…), … tail` for one chunk of rows.
+fn values<'r, T>(
+    head: &str,
+    tail: &str,
+    chunk: &'r [T],
+    bind: &mut BindRow<'r, T>,
+) -> QueryBuilder<'r, Sqlite> {
+    let mut query = QueryBuilder::<Sqlite>::new(head);
+    query.push_values(chunk, |mut row, item| bind(&mut row, item));
+    query.push(tail);
+    query
 }
 
 /// Like [`insert_many`], returning the rows of a `RETURNING` tail.
