@@ -157,10 +157,10 @@ pub async fn search_with(
     Ok(out)
 }
 
-/// Snippet generators for the fields a hit can match in.
+/// Snippet generators for the fields a hit can match in (`text` also holds the
+/// description, so its terms highlight either).
 struct Snippets {
     text: SnippetGenerator,
-    description: SnippetGenerator,
     history: SnippetGenerator,
 }
 
@@ -178,7 +178,6 @@ impl Snippets {
         };
         Ok(Snippets {
             text: make(f.text)?,
-            description: make(f.description)?,
             history: make(f.history)?,
         })
     }
@@ -191,7 +190,7 @@ impl Snippets {
     ) -> Result<Snippet, StoreError> {
         for (generator, text, source) in [
             (&self.text, &row.text, "text"),
-            (&self.description, &row.description, "description"),
+            (&self.text, &row.description, "description"),
         ] {
             let snippet = generator.snippet(text);
             if !snippet.highlighted().is_empty() {

@@ -15,7 +15,8 @@ pub struct ReindexArgs {}
 /// Runs `reindex`.
 pub async fn run(global: &Global, _args: ReindexArgs) -> anyhow::Result<Outcome> {
     let archive = global.open().await?;
-    let index = global.open_index()?;
+    // An index built by another version is dropped here and rebuilt from SQLite.
+    let index = crate::index::SearchIndex::open_for_rebuild(&global.data_dir())?;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
         .fetch_one(archive.pool())
         .await?;

@@ -31,6 +31,9 @@ pub enum IndexError {
         /// Why.
         source: tantivy::TantivyError,
     },
+    /// The index was built with another schema (an older version of this program).
+    #[error("the search index {0} was built by another version of spaces-archive; run `spaces-archive reindex` to rebuild it from the archive")]
+    Outdated(PathBuf),
     /// Another process holds the index writer.
     #[error("the search index {0} is being written by another process (one writer per archive)")]
     Busy(PathBuf),
@@ -51,9 +54,28 @@ pub struct SearchIndex {
 }
 
 impl SearchIndex {
-    /// Opens the index in `data_dir`, creating it if missing.
+    /// Opens the index in `data_dir`, creating it if missing; an index built with
+    /// another schema is [`IndexError::Outdated`].
     pub fn open(data_dir: &Path) -> Result<SearchIndex, IndexError> {
-        let path = data_dir.join(INDEX_DIR);
+        Self::open_at(data_dir.join(INDEX_DIR))
+    }
+
+    /// Opens the index for a rebuild: an outdated one is removed and created anew
+    /// (it holds nothing SQLite does not).
+    pub fn open_for_rebuild(data_dir: &Path) -> Result<SearchIndex, IndexError> {
+        match Self::open(data_dir) {
+            Err(IndexError::Outdated(path)) => {
+                std::fs::remove_dir_all(&path).map_err(|e| IndexError::Open {
+                    path: path.clone(),
+                    source: e.into(),
+                })?;
+                Self::open_at(path)
+            }
+            other => other,
+        }
+    }
+
+    fn open_at(path: PathBuf) -> Result<SearchIndex, IndexError> {
         let open_err = |source| IndexError::Open {
             path: path.clone(),
             source,
@@ -61,7 +83,15 @@ impl SearchIndex {
         std::fs::create_dir_all(&path).map_err(|e| open_err(tantivy::TantivyError::from(e)))?;
         let directory = MmapDirectory::open(&path).map_err(|e| open_err(e.into()))?;
         let (schema, _) = schema::build();
-        let index = Index::open_or_create(directory, schema).map_err(open_err)?;
+        let index = if Index::exists(&directory).map_err(|e| open_err(e.into()))? {
+            let index = Index::open(directory).map_err(open_err)?;
+            if index.schema() != schema {
+                return Err(IndexError::Outdated(path));
+            }
+            index
+        } else {
+            Index::create(directory, schema, tantivy::IndexSettings::default()).map_err(open_err)?
+        };
         schema::register_analyzers(&index);
         let fields = schema::fields_of(&index.schema()).map_err(open_err)?;
         Ok(SearchIndex {

@@ -4,9 +4,11 @@
 
 use tantivy::query::{
     BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhrasePrefixQuery, Query, QueryParser,
+    TermQuery,
 };
 use tantivy::query_grammar::{Delimiter, UserInputAst, UserInputLeaf, UserInputLiteral};
 use tantivy::schema::Field;
+use tantivy::schema::IndexRecordOption;
 use tantivy::Term;
 
 use super::schema::FOLDED;
@@ -28,6 +30,9 @@ pub fn convert(
             convert(index, parser, defaults, clauses.remove(0).1)
         }
         UserInputAst::Clause(clauses) => {
+            if let Some(flat) = any_word(index, defaults, &clauses) {
+                return Ok(flat);
+            }
             let mut out: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(clauses.len());
             for (occur, sub) in clauses {
                 out.push((
@@ -55,6 +60,45 @@ pub fn convert(
                 .map_err(|e| e.to_string()),
         },
     }
+}
+
+/// `a OR b OR …` over plain words (no field, quote or `*`, one token each) as one
+/// flat union of terms, which tantivy ranks with block-max WAND; nested per word,
+/// every match is scored. Anything else is `None`.
+fn any_word(
+    index: &SearchIndex,
+    defaults: &[Field],
+    clauses: &[(Option<Occur>, UserInputAst)],
+) -> Option<Box<dyn Query>> {
+    let mut analyzer = index.index().tokenizers().get(FOLDED)?;
+    let mut union: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for (occur, ast) in clauses {
+        let (Some(Occur::Should), UserInputAst::Leaf(leaf)) = (occur, ast) else {
+            return None;
+        };
+        let UserInputLeaf::Literal(literal) = leaf.as_ref() else {
+            return None;
+        };
+        if literal.field_name.is_some()
+            || !matches!(literal.delimiter, Delimiter::None)
+            || literal.prefix
+            || literal.phrase.ends_with('*')
+        {
+            return None;
+        }
+        let mut tokens: Vec<String> = Vec::new();
+        analyzer
+            .token_stream(&literal.phrase)
+            .process(&mut |t| tokens.push(t.text.clone()));
+        let [word] = <[String; 1]>::try_from(tokens).ok()?;
+        for &field in defaults {
+            let term = Term::from_field_text(field, &word);
+            let query: Box<dyn Query> =
+                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+            union.push((Occur::Should, query));
+        }
+    }
+    Some(Box::new(BooleanQuery::new(union)))
 }
 
 fn is_bare_prefix(literal: &UserInputLiteral) -> bool {

@@ -36,7 +36,8 @@ pub struct Fields {
     pub modified: Field,
     /// 1 when removed (fast).
     pub removed: Field,
-    /// Current body text.
+    /// Everything the message currently shows: body text, description and
+    /// attachment names (one field, so a default query is one term per word).
     pub text: Field,
     /// Current description.
     pub description: Field,
@@ -55,6 +56,8 @@ pub fn build() -> (Schema, Fields) {
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
     let time = NumericOptions::default().set_indexed().set_fast();
+    // Only sorted by and shown, never looked up: fast, not indexed (saves ~1% of the index).
+    let fast_only = NumericOptions::default().set_fast();
     let fields = Fields {
         id: builder.add_text_field("id", STRING | STORED),
         space_id: builder.add_text_field("space_id", STRING),
@@ -63,7 +66,7 @@ pub fn build() -> (Schema, Fields) {
         sender: builder.add_text_field("sender", text.clone()),
         kind: builder.add_text_field("kind", STRING),
         created: builder.add_i64_field("created", time.clone()),
-        modified: builder.add_i64_field("modified", time.clone()),
+        modified: builder.add_i64_field("modified", fast_only),
         removed: builder.add_u64_field("removed", time),
         text: builder.add_text_field("text", text.clone()),
         description: builder.add_text_field("description", text.clone()),

@@ -74,6 +74,8 @@ impl IndexWriterHandle {
         d.add_u64(f.removed, u64::from(doc.removed));
         for (field, text) in [
             (f.text, &doc.text),
+            (f.text, &doc.description),
+            (f.text, &doc.attachments),
             (f.description, &doc.description),
             (f.attachment, &doc.attachments),
             (f.history, &doc.history),

@@ -115,6 +115,36 @@ async fn verify_finds_a_missing_document_and_reindex_repairs_it() {
     assert_eq!(found.lines().count(), 1);
 }
 
+/// An index written by an older version (another schema) is refused with the way
+/// out, and `reindex` replaces it with a complete one.
+#[test]
+fn an_index_from_another_version_is_rebuilt_by_reindex() {
+    let archive = TestArchive::new();
+    let (path, _) = generated(&archive, 2_000, 5);
+    assert_eq!(archive.run(&["ingest", path.to_str().unwrap()]).code, 0);
+    let index_dir = archive.data_dir().join("index");
+    std::fs::remove_dir_all(&index_dir).unwrap();
+    std::fs::create_dir_all(&index_dir).unwrap();
+    let mut old = tantivy::schema::Schema::builder();
+    old.add_text_field("id", tantivy::schema::STRING);
+    tantivy::Index::create_in_dir(&index_dir, old.build()).unwrap();
+
+    let run = archive.run(&["search", "budget"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("another version") && run.stderr.contains("reindex"),
+        "{}",
+        run.stderr
+    );
+    let run = archive.run(&["reindex"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(archive.run(&["verify"]).code, 0);
+    assert!(!archive
+        .run(&["search", "--limit", "1", "budget"])
+        .stdout
+        .is_empty());
+}
+
 #[test]
 fn a_search_during_an_ingest_sees_what_was_committed_before() {
     let archive = TestArchive::new();
