@@ -12,6 +12,8 @@ pub mod indexer;
 pub mod ingest;
 pub mod render;
 pub mod search;
+pub mod simulate;
+pub mod spaces;
 pub mod store;
 pub mod verify;
 pub mod writer;

@@ -3,7 +3,9 @@
 mod generate;
 mod ingest;
 mod reindex;
+pub mod run;
 mod search;
+mod simulate;
 mod spaces;
 mod stats;
 mod verify;
@@ -89,6 +91,10 @@ pub enum Command {
     Reindex(reindex::ReindexArgs),
     /// Check SQLite integrity and that every message is indexed exactly once.
     Verify(verify::VerifyArgs),
+    /// Archive Avaya Spaces live: subscribe to every space, backfill gaps, run until stopped.
+    Run(run::RunArgs),
+    /// Serve a local Avaya Spaces stand-in (socket.io 2/4 and REST) playing a stream.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Whether an error is stdout's reader having gone away.
@@ -125,5 +131,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Stats(args) => stats::run(&cli.global, args).await,
         Command::Reindex(args) => reindex::run(&cli.global, args).await,
         Command::Verify(args) => verify::run(&cli.global, args).await,
+        Command::Run(args) => run::run(&cli.global, args).await,
+        Command::Simulate(args) => simulate::run(&cli.global, args).await,
     }
 }

@@ -135,6 +135,14 @@ impl Generator {
         g
     }
 
+    /// The spaces so far, as (id, title): those of the start, until more are made.
+    pub fn spaces(&self) -> Vec<(String, String)> {
+        self.spaces
+            .iter()
+            .map(|s| (s.id.clone(), s.title.clone()))
+            .collect()
+    }
+
     /// The tally of what has been generated so far.
     pub fn expected(&self) -> Expected {
         self.tally.finish()

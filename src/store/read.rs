@@ -159,3 +159,22 @@ pub async fn spaces(archive: &Archive) -> Result<Vec<SpaceSummary>, StoreError> 
         })
         .collect()
 }
+
+/// The latest `modified` time archived per space (UTC ms), for the spaces that have
+/// messages: where a backfill resumes.
+pub async fn latest_modified(
+    archive: &Archive,
+) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT space_id, max(coalesce(modified, created)) AS latest FROM messages \
+         WHERE space_id IS NOT NULL GROUP BY space_id",
+    )
+    .fetch_all(archive.pool())
+    .await?;
+    let mut out = std::collections::HashMap::with_capacity(rows.len());
+    for row in rows {
+        let latest: Option<i64> = row.try_get("latest")?;
+        out.insert(row.try_get("space_id")?, latest.unwrap_or(0));
+    }
+    Ok(out)
+}

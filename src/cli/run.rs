@@ -1,0 +1,164 @@
+//! `spaces-archive run`: the long-running live archiver.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use url::Url;
+
+use super::{Global, Outcome};
+use crate::spaces::archiver::{run as archive_live, RunOptions};
+use crate::spaces::auth::{Token, TokenType};
+use crate::spaces::engineio::Protocol;
+use crate::spaces::subscriber::SocketConfig;
+
+/// Environment variable holding the access token.
+pub const TOKEN_ENV: &str = "SPACES_ARCHIVE_TOKEN";
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Socket server base URL.
+    #[arg(
+        long,
+        default_value = "https://spacesapis-socket.avayacloud.com",
+        value_name = "URL"
+    )]
+    pub server: Url,
+    /// REST API base URL.
+    #[arg(
+        long,
+        default_value = "https://spacesapis.avayacloud.com/api",
+        value_name = "URL"
+    )]
+    pub api: Url,
+    /// Engine.IO revision: v3 (socket.io 2, what Avaya runs) or v4.
+    #[arg(long, value_enum, default_value = "v3")]
+    pub protocol: Protocol,
+    /// Read the token from this file (first line) instead of $SPACES_ARCHIVE_TOKEN.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// How the token was issued.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "jwt",
+        env = "SPACES_ARCHIVE_TOKEN_TYPE"
+    )]
+    pub token_type: TokenType,
+    /// Archive only this space (id or title; repeatable). Default: every space.
+    #[arg(long = "space", value_name = "ID_OR_TITLE")]
+    pub spaces: Vec<String>,
+    /// Never archive this space (id or title; repeatable).
+    #[arg(long = "exclude-space", value_name = "ID_OR_TITLE")]
+    pub exclude: Vec<String>,
+    /// Seconds between status lines on stderr.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub status_interval: f64,
+    /// Seconds between fetches of the space list (new spaces are also seen live).
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    pub relist_interval: f64,
+    /// Backfill resumes this many seconds before the latest change archived.
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    pub backfill_safety: f64,
+    /// Seconds allowed for the websocket, handshake and namespace connect.
+    #[arg(long, default_value_t = 20.0, value_name = "SECONDS")]
+    pub connect_timeout: f64,
+    /// Largest delay between reconnect attempts, in seconds.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub max_reconnect_delay: f64,
+}
+
+fn seconds(value: f64, name: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .with_context(|| format!("--{name} must be a number of seconds ≥ 0, not {value}"))
+}
+
+/// The token: `--token-file`, else the environment.
+fn token(args: &RunArgs) -> anyhow::Result<Token> {
+    if let Some(path) = &args.token_file {
+        return Ok(Token::from_file(args.token_type, path)?);
+    }
+    let value = std::env::var(TOKEN_ENV)
+        .map_err(|_| anyhow::anyhow!("no token: set {TOKEN_ENV} or pass --token-file FILE"))?;
+    Ok(Token::new(args.token_type, &value, TOKEN_ENV)?)
+}
+
+/// Runs `run` until SIGINT or SIGTERM.
+pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
+    let token = match token(&args) {
+        Ok(token) => token,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(Outcome::BadUsage);
+        }
+    };
+    let first_delay = Duration::from_millis(500);
+    let options = RunOptions {
+        socket: SocketConfig {
+            server: args.server.clone(),
+            protocol: args.protocol,
+            namespace: "/chat".into(),
+            connect_timeout: seconds(args.connect_timeout, "connect-timeout")?,
+            reconnect: (
+                first_delay,
+                seconds(args.max_reconnect_delay, "max-reconnect-delay")?.max(first_delay),
+            ),
+            resubscribe: (Duration::from_secs(1), Duration::from_secs(300)),
+        },
+        api: args.api.clone(),
+        token,
+        include: args.spaces.clone(),
+        exclude: args.exclude.clone(),
+        relist_every: seconds(args.relist_interval, "relist-interval")?.max(Duration::from_secs(1)),
+        status_every: seconds(args.status_interval, "status-interval")?
+            .max(Duration::from_millis(100)),
+        safety: seconds(args.backfill_safety, "backfill-safety")?,
+    };
+    let archive = global.open().await?;
+    let index = global.open_index()?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        eprintln!("stopping: flushing and committing");
+        let _ = stop.send(true);
+    });
+    eprintln!(
+        "archiving {} (REST {}) into {}",
+        args.server,
+        args.api,
+        global.data_dir().display()
+    );
+    let summary = archive_live(archive.clone(), &index, options, stopped).await?;
+    archive.close().await;
+    let w = summary.written;
+    eprintln!(
+        "stopped: {} new payloads archived, {} duplicates, {} rejected, {} connects",
+        w.archived, w.duplicates, w.rejected, summary.connects
+    );
+    Ok(Outcome::Success)
+}
+
+/// Waits for SIGINT or SIGTERM.
+pub async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

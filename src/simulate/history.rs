@@ -1,0 +1,133 @@
+//! What the simulator has sent: every payload in order, the spaces, and each
+//! message's latest state as the REST API would return it (category chat, idea or
+//! task; `deleted: true` once removed; `modified` the time of the latest change).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::event::time::{format_millis, now_millis, parse_iso_millis};
+
+/// A space as `GET /users/me/spaces` lists it.
+#[derive(Debug, Clone)]
+pub struct SpaceEntry {
+    /// Space id.
+    pub id: String,
+    /// The listing item.
+    pub item: Value,
+}
+
+/// Everything sent so far.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Payloads in the order sent, with the time sent (UTC ms).
+    pub sent: Vec<(i64, Box<RawValue>)>,
+    /// Spaces by id.
+    pub spaces: BTreeMap<String, SpaceEntry>,
+    /// Latest REST item per message id, with its modified time (UTC ms).
+    pub messages: HashMap<String, (i64, Map<String, Value>)>,
+}
+
+fn category_of_kind(category: &str) -> Option<&'static str> {
+    match category {
+        "chat" | "app.event.message.updated" => Some("chat"),
+        "idea" | "app.event.idea.updated" => Some("idea"),
+        "task" | "app.event.task.updated" => Some("task"),
+        _ => None,
+    }
+}
+
+impl History {
+    /// Records one payload about to be sent.
+    pub fn record(&mut self, payload: Box<RawValue>) {
+        let now = now_millis();
+        if let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(payload.get()) {
+            self.note_space(&obj);
+            self.note_message(&obj, now);
+        }
+        self.sent.push((now, payload));
+    }
+
+    /// Adds a space the listing starts with.
+    pub fn add_space(&mut self, id: &str, title: &str) {
+        self.spaces.entry(id.to_string()).or_insert_with(|| SpaceEntry {
+            id: id.to_string(),
+            item: serde_json::json!({ "_id": id, "title": title, "type": "group", "status": 0 }),
+        });
+    }
+
+    fn note_space(&mut self, obj: &Map<String, Value>) {
+        let Some(id) = obj.get("topicId").and_then(Value::as_str) else {
+            return;
+        };
+        let title = obj
+            .get("topicTitle")
+            .or_else(|| obj.get("title"))
+            .and_then(Value::as_str)
+            .unwrap_or(id)
+            .to_string();
+        self.add_space(id, &title);
+    }
+
+    fn note_message(&mut self, obj: &Map<String, Value>, now: i64) {
+        let category = obj.get("category").and_then(Value::as_str).unwrap_or("");
+        let id = obj
+            .get("messageId")
+            .or_else(|| obj.get("_id"))
+            .and_then(Value::as_str);
+        let Some(id) = id else { return };
+        let time = |o: &Map<String, Value>| {
+            o.get("modified")
+                .or_else(|| o.get("created"))
+                .and_then(Value::as_str)
+                .and_then(parse_iso_millis)
+        };
+        if category == "app.event.message.removed" {
+            if let Some((modified, item)) = self.messages.get_mut(id) {
+                let at = time(obj).unwrap_or(now).max(*modified);
+                item.insert("deleted".into(), Value::Bool(true));
+                item.insert("modified".into(), Value::String(format_millis(at)));
+                *modified = at;
+            }
+            return;
+        }
+        let Some(kind) = category_of_kind(category) else {
+            return;
+        };
+        let mut item = self
+            .messages
+            .get(id)
+            .map(|(_, item)| item.clone())
+            .unwrap_or_default();
+        for (key, value) in obj {
+            item.insert(key.clone(), value.clone());
+        }
+        item.insert("_id".into(), Value::String(id.to_string()));
+        item.remove("messageId");
+        item.insert("category".into(), Value::String(kind.into()));
+        let modified = time(obj).unwrap_or(now);
+        self.messages.insert(id.to_string(), (modified, item));
+    }
+
+    /// Message items of `spaces` modified after `after`, oldest change first.
+    pub fn messages_after(&self, spaces: &[&str], after: i64) -> Vec<(i64, &Map<String, Value>)> {
+        let mut out: Vec<(i64, &Map<String, Value>)> = self
+            .messages
+            .values()
+            .filter(|(modified, item)| {
+                *modified > after
+                    && item
+                        .get("topicId")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| spaces.contains(&t))
+            })
+            .map(|(modified, item)| (*modified, item))
+            .collect();
+        out.sort_by(|a, b| {
+            (a.0, a.1.get("_id").and_then(Value::as_str))
+                .cmp(&(b.0, b.1.get("_id").and_then(Value::as_str)))
+        });
+        out
+    }
+}

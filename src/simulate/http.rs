@@ -1,0 +1,129 @@
+//! The simulator's REST endpoints, served from its history with the API's shapes:
+//! results in `data`, pages linked by absolute `nextPageUrl`, the token checked in
+//! the `Authorization` header.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::Shared;
+
+#[derive(Clone)]
+struct Api {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+}
+
+/// The REST routes under `/api`.
+pub fn router(shared: Arc<Shared>, addr: SocketAddr) -> Router {
+    Router::new()
+        .route("/api/users/me/spaces", get(spaces))
+        .route("/api/users/me/messages", get(messages))
+        .with_state(Api { shared, addr })
+}
+
+fn authorized(api: &Api, headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let token = &api.shared.options.token;
+    value == format!("jwt {token}") || value == format!("bearer {token}")
+}
+
+fn refused() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "error": { "code": "unauthorized", "message": "invalid token" } })),
+    )
+        .into_response()
+}
+
+/// One page of `items` from `pageToken`, with the next page's absolute URL.
+fn page(
+    api: &Api,
+    headers: &HeaderMap,
+    path: &str,
+    query: &HashMap<String, String>,
+    items: Vec<Value>,
+) -> Response {
+    let size = query
+        .get("size")
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(api.shared.options.page_size)
+        .clamp(1, 100)
+        .min(api.shared.options.page_size);
+    let start: usize = query
+        .get("pageToken")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let end = (start + size).min(items.len());
+    let data: Vec<Value> = items
+        .get(start..end)
+        .map(<[Value]>::to_vec)
+        .unwrap_or_default();
+    let next = (end < items.len()).then(|| {
+        let host = headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .map_or_else(|| api.addr.to_string(), str::to_string);
+        let mut url = url::Url::parse(&format!("http://{host}{path}")).expect("simulator URL");
+        {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in query.iter().filter(|(k, _)| k.as_str() != "pageToken") {
+                pairs.append_pair(k, v);
+            }
+            pairs.append_pair("pageToken", &end.to_string());
+        }
+        url.to_string()
+    });
+    Json(json!({ "data": data, "total": items.len(), "nextPageUrl": next })).into_response()
+}
+
+async fn spaces(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&api, &headers) {
+        return refused();
+    }
+    let items: Vec<Value> = {
+        let history = api.shared.history.lock().unwrap_or_else(|e| e.into_inner());
+        history.spaces.values().map(|s| s.item.clone()).collect()
+    };
+    page(&api, &headers, "/api/users/me/spaces", &query, items)
+}
+
+async fn messages(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&api, &headers) {
+        return refused();
+    }
+    let spaces: Vec<&str> = query
+        .get("spacelist")
+        .map(|s| s.split(',').filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    if spaces.is_empty() || spaces.len() > 15 {
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": { "code": "invalid.parameters", "message": "spacelist needs 1 to 15 space ids" } }))).into_response();
+    }
+    let after: i64 = query.get("after").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let items: Vec<Value> = {
+        let history = api.shared.history.lock().unwrap_or_else(|e| e.into_inner());
+        history
+            .messages_after(&spaces, after)
+            .into_iter()
+            .map(|(_, item)| Value::Object(item.clone()))
+            .collect()
+    };
+    page(&api, &headers, "/api/users/me/messages", &query, items)
+}

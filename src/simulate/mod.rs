@@ -1,0 +1,282 @@
+//! `spaces-archive simulate`: a local stand-in for Avaya Spaces, for trying the
+//! archiver without an account, for tests and for docker-compose. It serves the
+//! socket (socket.io 2 protocol and v4, [`socket`]) and the REST endpoints the
+//! archiver uses ([`http`]) from its own [`history`], plays a stream of payloads
+//! (from `generate` or a JSON-lines file) at a chosen rate, and can inject faults:
+//! drop every socket every N seconds (and refuse connects for a while after),
+//! refuse subscriptions for chosen spaces, send garbage frames.
+
+pub mod history;
+mod http;
+pub mod socket;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use serde_json::Value;
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tokio::time::{sleep, Instant};
+
+use history::History;
+
+/// What the simulator plays and how it misbehaves.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// The token clients must present.
+    pub token: String,
+    /// Payloads per second (0: as fast as possible).
+    pub rate: f64,
+    /// Wait for a first subscription before playing.
+    pub wait_for_subscriber: bool,
+    /// Heartbeat interval announced in the handshake.
+    pub ping_interval: Duration,
+    /// Heartbeat timeout announced in the handshake.
+    pub ping_timeout: Duration,
+    /// Drop every socket this often.
+    pub drop_every: Option<Duration>,
+    /// After a drop, refuse connects this long (a server "restart").
+    pub down_for: Duration,
+    /// Spaces whose subscription is refused.
+    pub refuse: Vec<String>,
+    /// Send a pair of malformed events this often.
+    pub garbage_every: Option<Duration>,
+    /// Items per REST page.
+    pub page_size: usize,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            token: "simulator-token".into(),
+            rate: 100.0,
+            wait_for_subscriber: true,
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
+            drop_every: None,
+            down_for: Duration::ZERO,
+            refuse: Vec::new(),
+            garbage_every: None,
+            page_size: 50,
+        }
+    }
+}
+
+/// State shared by the socket, REST and player tasks.
+pub struct Shared {
+    /// The options.
+    pub options: SimOptions,
+    /// What was sent.
+    pub history: Mutex<History>,
+    /// Namespace names in use (see [`socket`]).
+    pub namespaces: Mutex<BTreeSet<String>>,
+    /// Woken at each subscription.
+    pub subscribed: Notify,
+    down_until: Mutex<Option<Instant>>,
+    /// Payloads played so far.
+    pub played: AtomicU64,
+    /// Whether the whole stream has been played.
+    pub finished: AtomicBool,
+}
+
+impl Shared {
+    /// Whether connects are refused now (after a drop).
+    pub fn is_down(&self) -> bool {
+        let until = self.down_until.lock().unwrap_or_else(|e| e.into_inner());
+        until.is_some_and(|t| Instant::now() < t)
+    }
+
+    fn namespaces(&self) -> BTreeSet<String> {
+        self.namespaces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn has_subscribers(&self, io: &SocketIo) -> bool {
+        self.namespaces()
+            .iter()
+            .filter_map(|ns| io.of(ns))
+            .any(|ops| ops.sockets().iter().any(|s| !s.rooms().is_empty()))
+    }
+}
+
+/// A running simulator.
+pub struct Simulator {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its state.
+    pub shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Simulator {
+    /// Starts serving on `listener` and playing `payloads`; spaces in `spaces`
+    /// (id, title) are listed from the start.
+    pub async fn start(
+        listener: TcpListener,
+        options: SimOptions,
+        spaces: Vec<(String, String)>,
+        payloads: Box<dyn Iterator<Item = Box<RawValue>> + Send>,
+    ) -> std::io::Result<Simulator> {
+        let addr = listener.local_addr()?;
+        let mut history = History::default();
+        for (id, title) in &spaces {
+            history.add_space(id, title);
+        }
+        let shared = Arc::new(Shared {
+            options: options.clone(),
+            history: Mutex::new(history),
+            namespaces: Mutex::new(BTreeSet::new()),
+            subscribed: Notify::new(),
+            down_until: Mutex::new(None),
+            played: AtomicU64::new(0),
+            finished: AtomicBool::new(false),
+        });
+        let (layer, io) = SocketIo::builder()
+            .ping_interval(options.ping_interval)
+            .ping_timeout(options.ping_timeout)
+            .max_payload(1 << 20)
+            .build_layer();
+        socket::install(&io, shared.clone());
+        let app = http::router(shared.clone(), addr).layer(layer);
+        let (stop, stopped) = watch::channel(false);
+        let mut server_stop = stopped.clone();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = server_stop.changed().await;
+                })
+                .await;
+        });
+        let player = tokio::spawn(play(io.clone(), shared.clone(), payloads, stopped.clone()));
+        let faults = tokio::spawn(faults(io, shared.clone(), stopped));
+        Ok(Simulator {
+            addr,
+            shared,
+            stop,
+            tasks: vec![server, player, faults],
+        })
+    }
+
+    /// The base URL (socket and `…/api` REST).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Waits until the whole stream has been played.
+    pub async fn finished(&self) {
+        while !self.shared.finished.load(Ordering::Relaxed) {
+            sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops serving and playing.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+/// Plays the stream: records each payload, then sends it to its space's subscribers.
+async fn play(
+    io: SocketIo,
+    shared: Arc<Shared>,
+    payloads: Box<dyn Iterator<Item = Box<RawValue>> + Send>,
+    mut stop: watch::Receiver<bool>,
+) {
+    if shared.options.wait_for_subscriber {
+        while !shared.has_subscribers(&io) {
+            tokio::select! {
+                _ = shared.subscribed.notified() => {}
+                _ = sleep(Duration::from_millis(50)) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+    let started = Instant::now();
+    let rate = shared.options.rate;
+    let mut played: u64 = 0;
+    let mut namespaces = shared.namespaces();
+    for payload in payloads {
+        if rate > 0.0 {
+            let due = started + Duration::from_secs_f64(played as f64 / rate);
+            if due > Instant::now() {
+                namespaces = shared.namespaces();
+                tokio::select! {
+                    _ = tokio::time::sleep_until(due) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        } else if played.is_multiple_of(1_000) {
+            namespaces = shared.namespaces();
+            tokio::task::yield_now().await;
+        }
+        let (space, category) = route_of(&payload);
+        shared
+            .history
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(payload.clone());
+        // Events about the user (a space joined, a preference) reach every socket
+        // of the user; the others only the subscribers of their space.
+        let to_user = matches!(
+            category.as_deref(),
+            Some("app.event.topic.new" | "app.event.user.topic.preference.updated")
+        );
+        let room = if to_user { None } else { space.as_deref() };
+        if to_user || room.is_some() {
+            socket::broadcast(&io, &namespaces, room, &payload).await;
+        }
+        played += 1;
+        shared.played.store(played, Ordering::Relaxed);
+    }
+    shared.finished.store(true, Ordering::Relaxed);
+}
+
+/// A payload's space (`topicId`) and category.
+fn route_of(payload: &RawValue) -> (Option<String>, Option<String>) {
+    #[derive(serde::Deserialize)]
+    struct Route {
+        #[serde(rename = "topicId")]
+        topic_id: Option<Value>,
+        category: Option<Value>,
+    }
+    let Ok(route) = serde_json::from_str::<Route>(payload.get()) else {
+        return (None, None);
+    };
+    let text = |v: Option<Value>| v.and_then(|v| v.as_str().map(str::to_string));
+    (text(route.topic_id), text(route.category))
+}
+
+/// Drops and garbage on their schedules.
+async fn faults(io: SocketIo, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let far = Duration::from_secs(86_400 * 365);
+    let mut next_drop = Instant::now() + shared.options.drop_every.unwrap_or(far);
+    let mut next_garbage = Instant::now() + shared.options.garbage_every.unwrap_or(far);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(next_drop) => {
+                next_drop = Instant::now() + shared.options.drop_every.unwrap_or(far);
+                *shared.down_until.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(Instant::now() + shared.options.down_for);
+                tracing::info!("fault: dropping every socket");
+                socket::drop_all(&io, &shared.namespaces()).await;
+            }
+            _ = tokio::time::sleep_until(next_garbage) => {
+                next_garbage = Instant::now() + shared.options.garbage_every.unwrap_or(far);
+                socket::garbage(&io, &shared.namespaces()).await;
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! What the live archiver is doing, shared between its tasks and read by the
+//! status line: connection, per-space subscriptions, counters.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// A space's subscription on the current connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subscription {
+    /// Requested, no answer yet (or not connected).
+    Pending,
+    /// `CHANNEL_SUBSCRIBED` received.
+    Subscribed,
+    /// `SUBSCRIBE_CHANNEL_FAILED` received; retried with back-off.
+    Failed {
+        /// The server's message.
+        error: String,
+        /// Failures in a row.
+        attempts: u32,
+    },
+}
+
+/// Shared state and counters.
+#[derive(Debug, Default)]
+pub struct Status {
+    connected: AtomicBool,
+    /// Successful connects (the first one included).
+    pub connects: AtomicU64,
+    /// `MESSAGE_SENT` payloads received on the socket.
+    pub live_events: AtomicU64,
+    /// Frames that did not parse (skipped, stored as rejected).
+    pub bad_frames: AtomicU64,
+    /// Items fetched by backfill.
+    pub backfill_items: AtomicU64,
+    /// New payloads stored by the writer.
+    pub archived: AtomicU64,
+    /// Payloads stored before (duplicates).
+    pub duplicates: AtomicU64,
+    /// Inputs rejected.
+    pub rejected: AtomicU64,
+    /// Items waiting in the socket task because the writer is behind.
+    pub socket_backlog: AtomicU64,
+    spaces: Mutex<BTreeMap<String, Subscription>>,
+}
+
+/// Subscription counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpaceCounts {
+    /// Subscribed.
+    pub subscribed: usize,
+    /// Waiting for an answer.
+    pub pending: usize,
+    /// Refused, being retried.
+    pub failed: usize,
+}
+
+impl Status {
+    /// Whether the socket is connected.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Records a connect or a loss; a loss makes every subscription pending.
+    pub fn set_connected(&self, up: bool) {
+        self.connected.store(up, Ordering::Relaxed);
+        if up {
+            self.connects.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let mut spaces = self.spaces.lock().unwrap_or_else(|e| e.into_inner());
+            for state in spaces.values_mut() {
+                if *state == Subscription::Subscribed {
+                    *state = Subscription::Pending;
+                }
+            }
+        }
+    }
+
+    /// Sets one space's subscription state.
+    pub fn set_space(&self, space: &str, state: Subscription) {
+        let mut spaces = self.spaces.lock().unwrap_or_else(|e| e.into_inner());
+        spaces.insert(space.to_string(), state);
+    }
+
+    /// One space's subscription state.
+    pub fn space(&self, space: &str) -> Option<Subscription> {
+        let spaces = self.spaces.lock().unwrap_or_else(|e| e.into_inner());
+        spaces.get(space).cloned()
+    }
+
+    /// Subscription counts.
+    pub fn counts(&self) -> SpaceCounts {
+        let spaces = self.spaces.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counts = SpaceCounts::default();
+        for state in spaces.values() {
+            match state {
+                Subscription::Subscribed => counts.subscribed += 1,
+                Subscription::Pending => counts.pending += 1,
+                Subscription::Failed { .. } => counts.failed += 1,
+            }
+        }
+        counts
+    }
+
+    /// Spaces whose subscription is refused, with the server's message.
+    pub fn failed(&self) -> Vec<(String, String)> {
+        let spaces = self.spaces.lock().unwrap_or_else(|e| e.into_inner());
+        spaces
+            .iter()
+            .filter_map(|(id, s)| match s {
+                Subscription::Failed { error, .. } => Some((id.clone(), error.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Adds to a counter.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Reads a counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
