@@ -10,6 +10,7 @@ pub mod generate;
 pub mod index;
 pub mod indexer;
 pub mod ingest;
+pub mod redact;
 pub mod render;
 pub mod search;
 pub mod simulate;

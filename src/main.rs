@@ -24,7 +24,10 @@ fn main() -> ExitCode {
         // A closed pipe (`spaces-archive spaces | head`) is a normal way to stop reading.
         Err(error) if spaces_archive::cli::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!(
+                "error: {}",
+                spaces_archive::redact::scrub(&format!("{error:#}"))
+            );
             ExitCode::from(1)
         }
     }

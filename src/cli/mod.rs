@@ -116,7 +116,7 @@ pub fn init_tracing(global: &Global) {
         .unwrap_or_else(|| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::redact::RedactingStderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

@@ -11,6 +11,7 @@ use super::{Global, Outcome};
 use crate::spaces::archiver::{run as archive_live, RunOptions};
 use crate::spaces::auth::{Token, TokenType};
 use crate::spaces::engineio::Protocol;
+use crate::spaces::rest::Limits;
 use crate::spaces::subscriber::SocketConfig;
 
 /// Environment variable holding the access token.
@@ -65,6 +66,12 @@ pub struct RunArgs {
     /// Seconds allowed for the websocket, handshake and namespace connect.
     #[arg(long, default_value_t = 20.0, value_name = "SECONDS")]
     pub connect_timeout: f64,
+    /// REST requests allowed per minute to one resource (Avaya documents 60).
+    #[arg(long, default_value_t = 60, value_name = "N")]
+    pub rest_per_minute: usize,
+    /// REST requests allowed per 5 minutes in all (Avaya documents 600).
+    #[arg(long, default_value_t = 600, value_name = "N")]
+    pub rest_per_5_minutes: usize,
     /// Largest delay between reconnect attempts, in seconds.
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
     pub max_reconnect_delay: f64,
@@ -115,6 +122,10 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         status_every: seconds(args.status_interval, "status-interval")?
             .max(Duration::from_millis(100)),
         safety: seconds(args.backfill_safety, "backfill-safety")?,
+        limits: Limits {
+            per_5_minutes: args.rest_per_5_minutes,
+            per_minute_per_resource: args.rest_per_minute,
+        },
     };
     let archive = global.open().await?;
     let index = global.open_index()?;

@@ -59,6 +59,10 @@ pub struct SimulateArgs {
     /// Fault: send malformed events every this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub garbage_every: Option<f64>,
+    /// Put every socket in a new space's room when it is announced (no early
+    /// events of a new space are missed).
+    #[arg(long)]
+    pub auto_join: bool,
     /// Exit this many seconds after the whole stream was played (default: serve on).
     #[arg(long, value_name = "SECONDS")]
     pub linger: Option<f64>,
@@ -81,6 +85,7 @@ pub async fn run(_global: &Global, args: SimulateArgs) -> anyhow::Result<Outcome
         refuse: args.refuse.clone(),
         garbage_every: args.garbage_every.map(secs),
         page_size: 50,
+        auto_join: args.auto_join,
     };
     let (spaces, payloads) = source(&args)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)

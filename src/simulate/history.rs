@@ -27,6 +27,8 @@ pub struct History {
     pub spaces: BTreeMap<String, SpaceEntry>,
     /// Latest REST item per message id, with its modified time (UTC ms).
     pub messages: HashMap<String, (i64, Map<String, Value>)>,
+    /// The stream's own clock: the latest time any payload carried.
+    clock: i64,
 }
 
 fn category_of_kind(category: &str) -> Option<&'static str> {
@@ -83,9 +85,19 @@ impl History {
                 .and_then(Value::as_str)
                 .and_then(parse_iso_millis)
         };
+        if let Some(t) = time(obj) {
+            self.clock = self.clock.max(t);
+        }
         if category == "app.event.message.removed" {
+            // A removal carries no time of its own (`created` is the message's):
+            // it happened now, on the stream's clock.
+            let at = obj
+                .get("modified")
+                .and_then(Value::as_str)
+                .and_then(parse_iso_millis)
+                .unwrap_or(self.clock);
             if let Some((modified, item)) = self.messages.get_mut(id) {
-                let at = time(obj).unwrap_or(now).max(*modified);
+                let at = at.max(*modified);
                 item.insert("deleted".into(), Value::Bool(true));
                 item.insert("modified".into(), Value::String(format_millis(at)));
                 *modified = at;
@@ -110,13 +122,27 @@ impl History {
         self.messages.insert(id.to_string(), (modified, item));
     }
 
-    /// Message items of `spaces` modified after `after`, oldest change first.
-    pub fn messages_after(&self, spaces: &[&str], after: i64) -> Vec<(i64, &Map<String, Value>)> {
+    /// Message items of `spaces` modified after `after` and after the page cursor
+    /// `(modified, id)`, oldest change first: a keyset, so items changing between
+    /// pages are neither skipped nor lost (a changed item comes again later).
+    pub fn messages_after(
+        &self,
+        spaces: &[&str],
+        after: i64,
+        cursor: Option<(i64, &str)>,
+    ) -> Vec<(i64, &Map<String, Value>)> {
+        let id_of = |item: &Map<String, Value>| {
+            item.get("_id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         let mut out: Vec<(i64, &Map<String, Value>)> = self
             .messages
             .values()
             .filter(|(modified, item)| {
-                *modified > after
+                cursor.is_none_or(|(t, id)| (*modified, id_of(item).as_str()) > (t, id))
+                    && *modified > after
                     && item
                         .get("topicId")
                         .and_then(Value::as_str)

@@ -45,7 +45,39 @@ fn refused() -> Response {
         .into_response()
 }
 
-/// One page of `items` from `pageToken`, with the next page's absolute URL.
+fn page_size(api: &Api, query: &HashMap<String, String>) -> usize {
+    query
+        .get("size")
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(api.shared.options.page_size)
+        .clamp(1, 100)
+        .min(api.shared.options.page_size)
+}
+
+/// The absolute URL of the next page: this request with `pageToken` set.
+fn next_url(
+    api: &Api,
+    headers: &HeaderMap,
+    path: &str,
+    query: &HashMap<String, String>,
+    token: &str,
+) -> String {
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .map_or_else(|| api.addr.to_string(), str::to_string);
+    let mut url = url::Url::parse(&format!("http://{host}{path}")).expect("simulator URL");
+    {
+        let mut pairs = url.query_pairs_mut();
+        for (k, v) in query.iter().filter(|(k, _)| k.as_str() != "pageToken") {
+            pairs.append_pair(k, v);
+        }
+        pairs.append_pair("pageToken", token);
+    }
+    url.to_string()
+}
+
+/// One page of a fixed listing from an offset `pageToken`.
 fn page(
     api: &Api,
     headers: &HeaderMap,
@@ -53,12 +85,7 @@ fn page(
     query: &HashMap<String, String>,
     items: Vec<Value>,
 ) -> Response {
-    let size = query
-        .get("size")
-        .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or(api.shared.options.page_size)
-        .clamp(1, 100)
-        .min(api.shared.options.page_size);
+    let size = page_size(api, query);
     let start: usize = query
         .get("pageToken")
         .and_then(|s| s.parse().ok())
@@ -68,21 +95,7 @@ fn page(
         .get(start..end)
         .map(<[Value]>::to_vec)
         .unwrap_or_default();
-    let next = (end < items.len()).then(|| {
-        let host = headers
-            .get("host")
-            .and_then(|h| h.to_str().ok())
-            .map_or_else(|| api.addr.to_string(), str::to_string);
-        let mut url = url::Url::parse(&format!("http://{host}{path}")).expect("simulator URL");
-        {
-            let mut pairs = url.query_pairs_mut();
-            for (k, v) in query.iter().filter(|(k, _)| k.as_str() != "pageToken") {
-                pairs.append_pair(k, v);
-            }
-            pairs.append_pair("pageToken", &end.to_string());
-        }
-        url.to_string()
-    });
+    let next = (end < items.len()).then(|| next_url(api, headers, path, query, &end.to_string()));
     Json(json!({ "data": data, "total": items.len(), "nextPageUrl": next })).into_response()
 }
 
@@ -117,13 +130,30 @@ async fn messages(
         return (StatusCode::BAD_REQUEST, Json(json!({ "error": { "code": "invalid.parameters", "message": "spacelist needs 1 to 15 space ids" } }))).into_response();
     }
     let after: i64 = query.get("after").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let items: Vec<Value> = {
+    let cursor: Option<(i64, String)> = query
+        .get("pageToken")
+        .and_then(|t| t.split_once(':'))
+        .and_then(|(t, id)| Some((t.parse().ok()?, id.to_string())));
+    let size = page_size(&api, &query);
+    let (items, next): (Vec<Value>, Option<String>) = {
         let history = api.shared.history.lock().unwrap_or_else(|e| e.into_inner());
-        history
-            .messages_after(&spaces, after)
+        let found = history.messages_after(
+            &spaces,
+            after,
+            cursor.as_ref().map(|(t, id)| (*t, id.as_str())),
+        );
+        let more = found.len() > size;
+        let page: Vec<(i64, Value)> = found
             .into_iter()
-            .map(|(_, item)| Value::Object(item.clone()))
-            .collect()
+            .take(size)
+            .map(|(t, item)| (t, Value::Object(item.clone())))
+            .collect();
+        let next = more.then(|| {
+            let (t, item) = page.last().expect("a full page");
+            format!("{t}:{}", item["_id"].as_str().unwrap_or(""))
+        });
+        (page.into_iter().map(|(_, v)| v).collect(), next)
     };
-    page(&api, &headers, "/api/users/me/messages", &query, items)
+    let next = next.map(|token| next_url(&api, &headers, "/api/users/me/messages", &query, &token));
+    Json(json!({ "data": items, "nextPageUrl": next })).into_response()
 }

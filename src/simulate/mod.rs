@@ -32,7 +32,7 @@ pub struct SimOptions {
     pub token: String,
     /// Payloads per second (0: as fast as possible).
     pub rate: f64,
-    /// Wait for a first subscription before playing.
+    /// Wait until a client has subscribed to every listed space before playing.
     pub wait_for_subscriber: bool,
     /// Heartbeat interval announced in the handshake.
     pub ping_interval: Duration,
@@ -48,6 +48,11 @@ pub struct SimOptions {
     pub garbage_every: Option<Duration>,
     /// Items per REST page.
     pub page_size: usize,
+    /// Put every socket in a new space's room when its `app.event.topic.new` is
+    /// sent (as if the server subscribed its members), so nothing of the new space
+    /// is missed before the client subscribes. Off: the client's subscription must
+    /// catch up and the backfill fill what came before it.
+    pub auto_join: bool,
 }
 
 impl Default for SimOptions {
@@ -63,6 +68,7 @@ impl Default for SimOptions {
             refuse: Vec::new(),
             garbage_every: None,
             page_size: 50,
+            auto_join: false,
         }
     }
 }
@@ -98,11 +104,27 @@ impl Shared {
             .clone()
     }
 
+    /// Whether some socket is subscribed to every listed space it may subscribe to.
     fn has_subscribers(&self, io: &SocketIo) -> bool {
+        let wanted: Vec<String> = {
+            let history = self.history.lock().unwrap_or_else(|e| e.into_inner());
+            history
+                .spaces
+                .keys()
+                .filter(|s| !self.options.refuse.contains(s))
+                .cloned()
+                .collect()
+        };
         self.namespaces()
             .iter()
             .filter_map(|ns| io.of(ns))
-            .any(|ops| ops.sockets().iter().any(|s| !s.rooms().is_empty()))
+            .flat_map(|ops| ops.sockets())
+            .any(|socket| {
+                let rooms = socket.rooms();
+                wanted
+                    .iter()
+                    .all(|s| rooms.iter().any(|r| r.as_ref() == s.as_str()))
+            })
     }
 }
 
@@ -234,6 +256,11 @@ async fn play(
             Some("app.event.topic.new" | "app.event.user.topic.preference.updated")
         );
         let room = if to_user { None } else { space.as_deref() };
+        if shared.options.auto_join && category.as_deref() == Some("app.event.topic.new") {
+            if let Some(space) = &space {
+                socket::join_all(&io, &namespaces, space);
+            }
+        }
         if to_user || room.is_some() {
             socket::broadcast(&io, &namespaces, room, &payload).await;
         }

@@ -136,6 +136,17 @@ pub async fn broadcast(
     }
 }
 
+/// Puts every socket in `room`.
+pub fn join_all(io: &SocketIo, namespaces: &BTreeSet<String>, room: &str) {
+    for ns in namespaces {
+        if let Some(ops) = io.of(ns) {
+            for socket in ops.sockets() {
+                socket.join(room.to_string());
+            }
+        }
+    }
+}
+
 /// Sends a frame that is not valid Socket.IO event data to every socket (fault).
 pub async fn garbage(io: &SocketIo, namespaces: &BTreeSet<String>) {
     for ns in namespaces {

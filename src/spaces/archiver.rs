@@ -3,7 +3,7 @@
 //! spaces periodically, feeds one writer through a bounded channel, prints a status
 //! line, and on shutdown lets everything drain, commit and close.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use url::Url;
 
 use super::auth::Token;
 use super::backfill::{Backfill, BackfillError};
-use super::rest::{RestClient, RestError, SpaceInfo};
+use super::rest::{Limits, RestClient, RestError, SpaceInfo};
 use super::status::Status;
 use super::subscriber::{backoff, Signal, SocketConfig, Subscriber};
 use crate::index::SearchIndex;
@@ -43,6 +43,8 @@ pub struct RunOptions {
     pub status_every: Duration,
     /// Backfill safety window.
     pub safety: Duration,
+    /// REST request limits.
+    pub limits: Limits,
 }
 
 /// Why `run` stopped with an error.
@@ -82,7 +84,11 @@ pub async fn run(
     options: RunOptions,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<RunSummary, RunError> {
-    let rest = Arc::new(RestClient::new(options.api.clone(), options.token.clone())?);
+    let rest = Arc::new(RestClient::new(
+        options.api.clone(),
+        options.token.clone(),
+        options.limits,
+    )?);
     let Some(listed) = list_until_ok(&rest, &mut shutdown).await else {
         return Ok(RunSummary::default());
     };
@@ -179,8 +185,8 @@ struct Controller {
 
 /// One backfill to do.
 enum Job {
-    /// Every space, from its resume point.
-    Gap,
+    /// Every space, from these resume points.
+    Gap(HashMap<String, i64>),
     /// One new space, whole.
     Whole(String),
 }
@@ -194,6 +200,9 @@ impl Controller {
         let mut relist = Instant::now() + self.options.relist_every;
         let mut status_at = Instant::now() + self.options.status_every;
         let mut last_archived = 0;
+        // Where the next gap starts: what was archived before this run's first
+        // connect, then what was archived when each connection was lost.
+        let mut gap_start = self.resume_points().await;
         // Backfills run one at a time, in the background, in order.
         let (jobs, job_rx) = mpsc::unbounded_channel::<Job>();
         let worker = tokio::spawn(backfill_worker(
@@ -206,7 +215,20 @@ impl Controller {
             tokio::select! {
                 _ = shutdown.changed() => break,
                 Some(signal) = signals.recv() => match signal {
-                    Signal::Connected => { let _ = jobs.send(Job::Gap); }
+                    Signal::Lost => {
+                        if gap_start.is_none() {
+                            gap_start = self.resume_points().await;
+                        }
+                    }
+                    Signal::Connected => {
+                        // A space joined while disconnected was announced to nobody.
+                        self.relist(&jobs).await;
+                        let resume = match gap_start.take() {
+                            Some(resume) => resume,
+                            None => self.resume_points().await.unwrap_or_default(),
+                        };
+                        let _ = jobs.send(Job::Gap(resume));
+                    }
                     Signal::NewSpace(space) => {
                         let info = SpaceInfo { id: space, title: None };
                         self.add_space(info, &jobs);
@@ -214,10 +236,7 @@ impl Controller {
                 },
                 _ = tokio::time::sleep_until(relist) => {
                     relist = Instant::now() + self.options.relist_every;
-                    match self.rest.spaces().await {
-                        Ok(listed) => for info in listed { self.add_space(info, &jobs); },
-                        Err(e) => tracing::warn!("cannot list the spaces again: {e}"),
-                    }
+                    self.relist(&jobs).await;
                 }
                 _ = tokio::time::sleep_until(status_at) => {
                     status_at = Instant::now() + self.options.status_every;
@@ -227,6 +246,28 @@ impl Controller {
         }
         drop(jobs);
         let _ = worker.await;
+    }
+
+    /// The resume points, or `None` (logged) when SQLite cannot say.
+    async fn resume_points(&self) -> Option<HashMap<String, i64>> {
+        match self.backfill.resume_points().await {
+            Ok(points) => Some(points),
+            Err(e) => {
+                tracing::warn!("cannot read the backfill resume points: {e}");
+                None
+            }
+        }
+    }
+
+    async fn relist(&mut self, jobs: &mpsc::UnboundedSender<Job>) {
+        match self.rest.spaces().await {
+            Ok(listed) => {
+                for info in listed {
+                    self.add_space(info, jobs);
+                }
+            }
+            Err(e) => tracing::warn!("cannot list the spaces again: {e}"),
+        }
     }
 
     fn add_space(&mut self, info: SpaceInfo, jobs: &mpsc::UnboundedSender<Job>) {
@@ -290,11 +331,15 @@ async fn backfill_worker(
             let started = Instant::now();
             let run = async {
                 match &job {
-                    Job::Gap => {
+                    Job::Gap(resume) => {
                         let all: Vec<String> = spaces.iter().cloned().collect();
-                        backfill.run(&all, false).await
+                        backfill.run(&all, resume).await
                     }
-                    Job::Whole(space) => backfill.run(std::slice::from_ref(space), true).await,
+                    Job::Whole(space) => {
+                        backfill
+                            .run(std::slice::from_ref(space), &HashMap::new())
+                            .await
+                    }
                 }
             };
             let result = tokio::select! {

@@ -61,6 +61,7 @@ impl Token {
         if secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(TokenError::Malformed(from.into()));
         }
+        crate::redact::register(secret);
         Ok(Token {
             kind,
             secret: secret.to_string(),

@@ -46,23 +46,27 @@ pub struct Backfill {
 }
 
 impl Backfill {
-    /// Backfills `spaces`: from their resume points, or (with `from_start`) whole.
-    /// Returns the items fed.
-    pub async fn run(&self, spaces: &[String], from_start: bool) -> Result<u64, BackfillError> {
-        let resume = if from_start {
-            HashMap::new()
-        } else {
-            latest_modified(&self.archive).await?
-        };
+    /// The resume points now: the latest change archived per space. Taken when the
+    /// socket stops listening, before anything newer is archived.
+    pub async fn resume_points(&self) -> Result<HashMap<String, i64>, BackfillError> {
+        Ok(latest_modified(&self.archive).await?)
+    }
+
+    /// Backfills `spaces` from `resume` (a space without a point: from its
+    /// beginning). Returns the items fed.
+    pub async fn run(
+        &self,
+        spaces: &[String],
+        resume: &HashMap<String, i64>,
+    ) -> Result<u64, BackfillError> {
         let safety = self.safety.as_millis() as i64;
         let mut ordered: Vec<(i64, &String)> = spaces
             .iter()
             .map(|s| (resume.get(s).map_or(0, |t| (t - safety).max(0)), s))
             .collect();
-        // Spaces with close resume points share calls.
         ordered.sort();
         let mut fed = 0;
-        for chunk in ordered.chunks(SPACES_PER_CALL) {
+        for chunk in chunks(&ordered) {
             let after = chunk.iter().map(|(t, _)| *t).min().unwrap_or(0);
             let ids: Vec<String> = chunk.iter().map(|(_, s)| (*s).clone()).collect();
             fed += self.fetch(&ids, after).await?;
@@ -87,6 +91,27 @@ impl Backfill {
         Ok(fed)
     }
 }
+
+/// Spaces sorted by resume point, grouped for calls: at most [`SPACES_PER_CALL`] a
+/// call, and only spaces whose resume points are within [`SHARED_WINDOW_MS`] of the
+/// group's first share one (a call asks from the group's earliest point, so a quiet
+/// space must not make an active one fetch its whole history again).
+fn chunks<'a>(ordered: &'a [(i64, &'a String)]) -> Vec<&'a [(i64, &'a String)]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=ordered.len() {
+        let full = i - start == SPACES_PER_CALL;
+        let apart = i < ordered.len() && ordered[i].0 - ordered[start].0 > SHARED_WINDOW_MS;
+        if i == ordered.len() || full || apart {
+            out.push(&ordered[start..i]);
+            start = i;
+        }
+    }
+    out
+}
+
+/// Resume points this close share a call.
+const SHARED_WINDOW_MS: i64 = 3_600_000;
 
 /// One REST item as an item for the writer.
 fn to_item(text: &str) -> Item {
@@ -113,4 +138,25 @@ fn rejected(text: &str, reason: String, received_at: i64) -> Item {
         raw_len: text.len() as u64,
         raw: compress(text.as_bytes()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunks;
+
+    #[test]
+    fn groups_close_resume_points_only() {
+        let ids: Vec<String> = (0..40).map(|i| format!("s{i}")).collect();
+        let mut ordered: Vec<(i64, &String)> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i as i64 * 1_000, s))
+            .collect();
+        let sizes: Vec<usize> = chunks(&ordered).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, vec![15, 15, 10]);
+        ordered[39].0 = 10 * 3_600_000;
+        let sizes: Vec<usize> = chunks(&ordered).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, vec![15, 15, 9, 1]);
+        assert!(chunks(&[]).is_empty());
+    }
 }

@@ -54,23 +54,44 @@ pub struct SpaceInfo {
     pub title: Option<String>,
 }
 
+/// Request limits (Avaya's documented ones by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Requests per 5 minutes, all resources together.
+    pub per_5_minutes: usize,
+    /// Requests per minute to one resource.
+    pub per_minute_per_resource: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            per_5_minutes: 600,
+            per_minute_per_resource: 60,
+        }
+    }
+}
+
 /// Sliding-window request budget: overall and per resource.
 #[derive(Debug, Default)]
 struct Budget {
+    limits: Limits,
     all: VecDeque<Instant>,
     per_resource: HashMap<String, VecDeque<Instant>>,
 }
 
 impl Budget {
-    const ALL: (usize, Duration) = (600, Duration::from_secs(300));
-    const RESOURCE: (usize, Duration) = (60, Duration::from_secs(60));
-
     /// How long to wait before a request to `resource` fits; records it when zero.
     fn take(&mut self, resource: &str) -> Duration {
         let now = Instant::now();
-        let wait_all = window_wait(&mut self.all, Self::ALL, now);
+        let all = (self.limits.per_5_minutes.max(1), Duration::from_secs(300));
+        let one = (
+            self.limits.per_minute_per_resource.max(1),
+            Duration::from_secs(60),
+        );
+        let wait_all = window_wait(&mut self.all, all, now);
         let queue = self.per_resource.entry(resource.to_string()).or_default();
-        let wait_one = window_wait(queue, Self::RESOURCE, now);
+        let wait_one = window_wait(queue, one, now);
         let wait = wait_all.max(wait_one);
         if wait.is_zero() {
             self.all.push_back(now);
@@ -109,7 +130,7 @@ pub struct RestClient {
 
 impl RestClient {
     /// A client for the API at `base` (e.g. `https://spacesapis.avayacloud.com/api`).
-    pub fn new(base: Url, token: Token) -> Result<RestClient, RestError> {
+    pub fn new(base: Url, token: Token, limits: Limits) -> Result<RestClient, RestError> {
         super::install_crypto();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -123,7 +144,10 @@ impl RestClient {
             http,
             base,
             token,
-            budget: Mutex::new(Budget::default()),
+            budget: Mutex::new(Budget {
+                limits,
+                ..Budget::default()
+            }),
         })
     }
 

@@ -52,6 +52,8 @@ pub struct SocketConfig {
 pub enum Signal {
     /// A connect succeeded and every space was asked for again: backfill the gap.
     Connected,
+    /// The connection was lost: what is archived now is where the gap starts.
+    Lost,
     /// A space appeared on the socket (`app.event.topic.new`): subscribe to it (if
     /// the filters allow) and backfill it whole.
     NewSpace(String),
@@ -148,6 +150,7 @@ impl Subscriber {
                         ping_interval = ?conn.open.ping_interval, "connected");
                     let end = self.session(conn).await;
                     self.status.set_connected(false);
+                    let _ = self.signals.send(Signal::Lost);
                     match end {
                         End::Shutdown => break,
                         End::Lost(why) => tracing::warn!("connection lost: {why}"),

@@ -94,8 +94,13 @@ impl TestArchive {
 
     /// A read connection to the archive's SQLite file.
     pub async fn db(&self) -> SqliteConnection {
+        Self::db_at(&self.data_dir()).await
+    }
+
+    /// A read connection to the archive in `data_dir`.
+    pub async fn db_at(data_dir: &Path) -> SqliteConnection {
         let options = SqliteConnectOptions::new()
-            .filename(self.data_dir().join("archive.sqlite"))
+            .filename(data_dir.join("archive.sqlite"))
             .read_only(true);
         SqliteConnection::connect_with(&options)
             .await

@@ -4,6 +4,7 @@ mod cli;
 mod consistency;
 mod generated;
 mod helpers;
+mod live;
 mod malformed;
 mod order;
 mod search;

@@ -1,0 +1,469 @@
+//! `run` against the in-process simulator (a real socketioxide server on loopback):
+//! complete archives over v3 and v4, heartbeats, drops and restarts, SIGKILL,
+//! refused subscriptions, garbage frames and token redaction. Every archive is
+//! compared with an `ingest` of the same stream.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::value::RawValue;
+use spaces_archive::generate::{GenerateOptions, Generator};
+use spaces_archive::simulate::{SimOptions, Simulator};
+use sqlx::Row;
+
+use crate::helpers::{binary, scalar, TestArchive};
+
+/// A generated stream: its payloads, its first spaces, and the same as JSON lines.
+pub struct Stream {
+    pub payloads: Vec<Box<RawValue>>,
+    pub spaces: Vec<(String, String)>,
+    pub file: PathBuf,
+}
+
+pub fn stream(dir: &Path, events: u64, seed: u64, spaces: usize) -> Stream {
+    let generator = Generator::new(GenerateOptions {
+        events,
+        seed,
+        spaces,
+    });
+    let first_spaces = generator.spaces();
+    let payloads: Vec<Box<RawValue>> = generator
+        .map(|v| serde_json::value::to_raw_value(&v).unwrap())
+        .collect();
+    let file = dir.join(format!("stream-{seed}.jsonl"));
+    let text: String = payloads.iter().map(|p| format!("{}\n", p.get())).collect();
+    std::fs::write(&file, text).unwrap();
+    Stream {
+        payloads,
+        spaces: first_spaces,
+        file,
+    }
+}
+
+pub async fn simulator(options: SimOptions, stream: &Stream) -> Simulator {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    Simulator::start(
+        listener,
+        options,
+        stream.spaces.clone(),
+        Box::new(stream.payloads.clone().into_iter()),
+    )
+    .await
+    .unwrap()
+}
+
+/// Starts `run` against `sim`, its stderr in `log`.
+pub fn spawn_run(
+    archive: &TestArchive,
+    url: &str,
+    token: &str,
+    extra: &[&str],
+    log: &Path,
+) -> Child {
+    let log = std::fs::File::create(log).unwrap();
+    binary()
+        .arg("--data-dir")
+        .arg(archive.data_dir())
+        .args([
+            "run",
+            "--server",
+            url,
+            "--api",
+            &format!("{url}/api"),
+            "--status-interval",
+            "1",
+        ])
+        .args(["--max-reconnect-delay", "1", "--backfill-safety", "5"])
+        .args([
+            "--rest-per-minute",
+            "100000",
+            "--rest-per-5-minutes",
+            "100000",
+        ])
+        .args(extra)
+        .env("SPACES_ARCHIVE_TOKEN", token)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// SIGTERM, then the exit code.
+pub fn stop(mut child: Child) -> i32 {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run did not stop within 30 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every message's id, removal and current text, in id order.
+pub async fn snapshot(archive: &TestArchive) -> Vec<(String, bool, String)> {
+    let mut db = archive.db().await;
+    sqlx::query(
+        "SELECT m.id, m.removed_at IS NOT NULL AS removed, coalesce(v.text, '') AS text FROM messages m \
+         JOIN versions v ON v.message_id = m.id AND v.vno = m.current_vno ORDER BY m.id",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.get("id"), r.get::<bool, _>("removed"), r.get("text")))
+    .collect()
+}
+
+/// The reference: the same stream ingested.
+pub fn reference(stream: &Stream) -> TestArchive {
+    let reference = TestArchive::new();
+    let run = reference.run(&["ingest", stream.file.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    reference
+}
+
+/// Waits until the archive's message snapshot equals `want` (or fails after `limit`).
+async fn wait_for(archive: &TestArchive, want: &[(String, bool, String)], limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        if archive.data_dir().join("archive.sqlite").exists() && snapshot(archive).await == want {
+            return;
+        }
+        if Instant::now() > deadline {
+            let got = snapshot(archive).await;
+            let missing: Vec<_> = want.iter().filter(|m| !got.contains(m)).collect();
+            let extra: Vec<_> = got.iter().filter(|m| !want.contains(m)).collect();
+            let cut = |v: &[&(String, bool, String)]| -> Vec<String> {
+                v.iter()
+                    .take(5)
+                    .map(|(id, r, t)| {
+                        format!(
+                            "{id} removed={r} {:?}",
+                            t.chars().take(40).collect::<String>()
+                        )
+                    })
+                    .collect()
+            };
+            panic!(
+                "archive differs after {limit:?}: {} messages missing or different {:?}, {} unexpected {:?}",
+                missing.len(),
+                cut(&missing),
+                extra.len(),
+                cut(&extra)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Payloads the reference stored (by canonical digest) that `archive` lacks.
+async fn missing_payloads(archive: &TestArchive, reference: &TestArchive) -> usize {
+    let digests = |db: &TestArchive| {
+        let path = db.data_dir();
+        async move {
+            let mut conn = TestArchive::db_at(&path).await;
+            let rows: Vec<(Vec<u8>, String, Option<String>)> =
+                sqlx::query_as("SELECT digest, category, space_id FROM events")
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+            rows.into_iter()
+                .map(|(d, c, s)| (d, format!("{c} in {s:?}")))
+                .collect::<std::collections::HashMap<_, _>>()
+        }
+    };
+    let ours = digests(archive).await;
+    let missing: Vec<String> = digests(reference)
+        .await
+        .into_iter()
+        .filter(|(d, _)| !ours.contains_key(d))
+        .map(|(_, what)| what)
+        .collect();
+    if !missing.is_empty() {
+        eprintln!("payloads missing: {missing:?}");
+    }
+    missing.len()
+}
+
+fn connects(log: &Path) -> u64 {
+    let text = std::fs::read_to_string(log).unwrap();
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("stopped:"))
+        .unwrap_or_else(|| panic!("no final line in:\n{text}"));
+    line.split(", ")
+        .find_map(|part| part.strip_suffix(" connects"))
+        .and_then(|n| n.parse().ok())
+        .unwrap()
+}
+
+async fn complete_archive(protocol: &str) {
+    let archive = TestArchive::new();
+    let stream = stream(archive.dir.path(), 5_000, 41, 8);
+    let sim = simulator(
+        SimOptions {
+            rate: 5_000.0,
+            auto_join: true,
+            ..SimOptions::default()
+        },
+        &stream,
+    )
+    .await;
+    let log = archive.dir.path().join("run.log");
+    let child = spawn_run(
+        &archive,
+        &sim.url(),
+        "simulator-token",
+        &["--protocol", protocol],
+        &log,
+    );
+    let reference = reference(&stream);
+    let want = snapshot(&reference).await;
+    wait_for(&archive, &want, Duration::from_secs(60)).await;
+    sim.finished().await;
+    assert_eq!(stop(child), 0, "{}", std::fs::read_to_string(&log).unwrap());
+    // Exact counts: every payload of the stream stored (backfill adds the REST form
+    // of messages it fetched, which changes no version), every version once,
+    // nothing rejected.
+    assert_eq!(missing_payloads(&archive, &reference).await, 0);
+    let (ours, theirs) = (archive.stats(), reference.stats());
+    for key in [
+        "unknown", "rejected", "versions", "removed", "spaces", "messages", "people",
+    ] {
+        assert_eq!(ours[key], theirs[key], "{key}: {ours} vs {theirs}");
+    }
+    assert_eq!(connects(&log), 1);
+    assert_eq!(archive.run(&["verify"]).code, 0);
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_archives_a_whole_stream_over_v3() {
+    complete_archive("v3").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_archives_a_whole_stream_over_v4() {
+    complete_archive("v4").await;
+}
+
+/// With a 1 s heartbeat, one connection lasts 10 s in both revisions.
+#[tokio::test(flavor = "multi_thread")]
+async fn heartbeats_keep_one_connection_up() {
+    let archive = TestArchive::new();
+    let stream = stream(archive.dir.path(), 400, 42, 4);
+    let options = SimOptions {
+        rate: 40.0,
+        ping_interval: Duration::from_secs(1),
+        ping_timeout: Duration::from_millis(500),
+        ..SimOptions::default()
+    };
+    let sim = simulator(options, &stream).await;
+    let mut children = Vec::new();
+    for protocol in ["v3", "v4"] {
+        let dir = TestArchive::new();
+        let log = dir.dir.path().join("run.log");
+        let child = spawn_run(
+            &dir,
+            &sim.url(),
+            "simulator-token",
+            &["--protocol", protocol],
+            &log,
+        );
+        children.push((dir, log, child));
+    }
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    for (dir, log, child) in children {
+        assert_eq!(stop(child), 0);
+        assert_eq!(
+            connects(&log),
+            1,
+            "{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        assert!(dir.stats()["events"].as_i64().unwrap() > 200);
+    }
+    sim.stop().await;
+}
+
+/// Sockets dropped three times, connects refused for a while after each: every
+/// message ends as the simulator's history has it, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn drops_and_restarts_lose_nothing() {
+    let archive = TestArchive::new();
+    let stream = stream(archive.dir.path(), 4_000, 43, 8);
+    let options = SimOptions {
+        rate: 800.0,
+        drop_every: Some(Duration::from_millis(1_500)),
+        down_for: Duration::from_millis(400),
+        ..SimOptions::default()
+    };
+    let sim = simulator(options, &stream).await;
+    let log = archive.dir.path().join("run.log");
+    let child = spawn_run(&archive, &sim.url(), "simulator-token", &[], &log);
+    let want = snapshot(&reference(&stream)).await;
+    sim.finished().await;
+    wait_for(&archive, &want, Duration::from_secs(60)).await;
+    assert_eq!(stop(child), 0);
+    assert!(
+        connects(&log) >= 4,
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert_eq!(archive.run(&["verify"]).code, 0);
+    sim.stop().await;
+}
+
+/// `run` killed with SIGKILL mid-stream and started again: nothing lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_run_loses_nothing_once_restarted() {
+    let archive = TestArchive::new();
+    let stream = stream(archive.dir.path(), 4_000, 44, 8);
+    let sim = simulator(
+        SimOptions {
+            rate: 1_000.0,
+            ..SimOptions::default()
+        },
+        &stream,
+    )
+    .await;
+    let log = archive.dir.path().join("run.log");
+    let mut child = spawn_run(&archive, &sim.url(), "simulator-token", &[], &log);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let events_before = {
+        let mut db = archive.db().await;
+        scalar(&mut db, "SELECT count(*) FROM events").await
+    };
+    assert!(
+        events_before > 0 && events_before < 3_900,
+        "{events_before}"
+    );
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let log2 = archive.dir.path().join("run2.log");
+    let child = spawn_run(&archive, &sim.url(), "simulator-token", &[], &log2);
+    let want = snapshot(&reference(&stream)).await;
+    sim.finished().await;
+    wait_for(&archive, &want, Duration::from_secs(60)).await;
+    assert_eq!(stop(child), 0);
+    assert_eq!(archive.run(&["verify"]).code, 0);
+    sim.stop().await;
+}
+
+/// One space's subscription refused, malformed events mixed in: the other spaces
+/// are archived live, the refusal is shown, nothing drops the socket.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_space_and_garbage_do_not_stop_the_rest() {
+    let archive = TestArchive::new();
+    let stream = stream(archive.dir.path(), 2_000, 45, 5);
+    let refused = stream.spaces[0].0.clone();
+    let options = SimOptions {
+        rate: 1_000.0,
+        refuse: vec![refused.clone()],
+        garbage_every: Some(Duration::from_millis(300)),
+        ..SimOptions::default()
+    };
+    let sim = simulator(options, &stream).await;
+    let log = archive.dir.path().join("run.log");
+    let child = spawn_run(&archive, &sim.url(), "simulator-token", &[], &log);
+    sim.finished().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(stop(child), 0);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains(&format!("subscription to {refused} refused")),
+        "{text}"
+    );
+    assert_eq!(connects(&log), 1, "{text}");
+    // Every message of the other spaces, as the reference has it.
+    let reference = reference(&stream);
+    assert_eq!(
+        others(&archive, &refused).await,
+        others(&reference, &refused).await
+    );
+    let mut db = archive.db().await;
+    let rejected = scalar(
+        &mut db,
+        "SELECT count(*) FROM rejected WHERE source = 'live'",
+    )
+    .await;
+    assert!(
+        rejected >= 2,
+        "garbage frames are kept as rejected: {rejected}"
+    );
+    sim.stop().await;
+}
+
+/// Messages outside `refused`.
+async fn others(archive: &TestArchive, refused: &str) -> i64 {
+    let mut db = archive.db().await;
+    sqlx::query_scalar("SELECT count(*) FROM messages WHERE space_id != ?")
+        .bind(refused)
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+}
+
+/// At trace level, from every crate, the token appears nowhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_never_appears_in_the_output() {
+    let archive = TestArchive::new();
+    let token = "tok-3fd9a1c7e2b8-SECRET";
+    let stream = stream(archive.dir.path(), 300, 46, 3);
+    let sim = simulator(
+        SimOptions {
+            token: token.into(),
+            rate: 1_000.0,
+            auto_join: true,
+            ..SimOptions::default()
+        },
+        &stream,
+    )
+    .await;
+    let log = archive.dir.path().join("run.log");
+    let child = spawn_run(&archive, &sim.url(), token, &["--log", "trace"], &log);
+    sim.finished().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(stop(child), 0);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.lines().count() > 100, "trace output expected");
+    assert_eq!(
+        archive.stats()["events"],
+        reference(&stream).stats()["events"]
+    );
+    for form in [token, "tok-3fd9a1c7e2b8"] {
+        assert!(!text.contains(form), "token in the output");
+    }
+    // A bad token: refused, reported, still not shown.
+    let bad = archive.dir.path().join("bad.log");
+    let child = spawn_run(
+        &archive,
+        &sim.url(),
+        "wrong-token-77",
+        &["--log", "trace"],
+        &bad,
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(stop(child), 0);
+    let text = std::fs::read_to_string(&bad).unwrap();
+    assert!(!text.contains("wrong-token-77"));
+    assert!(
+        text.contains("401") || text.contains("Authentication"),
+        "{text}"
+    );
+    let help = binary().args(["run", "--help"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&help.stdout).contains(token));
+    sim.stop().await;
+}
