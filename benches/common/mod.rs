@@ -1,4 +1,5 @@
-//! Helpers shared by the benchmarks.
+//! Helpers shared by the benchmarks (each bench uses some of them).
+#![allow(dead_code)]
 
 /// Total size of the files under `path`.
 pub fn dir_size(path: &std::path::Path) -> u64 {
@@ -17,7 +18,12 @@ pub fn dir_size(path: &std::path::Path) -> u64 {
 
 /// This process's peak resident memory, in MB.
 pub fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    peak_rss_mb_of("self")
+}
+
+/// A process's peak resident memory (`self` or a pid), in MB.
+pub fn peak_rss_mb_of(pid: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kb: f64 = status
         .lines()
         .find(|l| l.starts_with("VmHWM:"))

@@ -63,6 +63,9 @@ pub struct SimulateArgs {
     /// events of a new space are missed).
     #[arg(long)]
     pub auto_join: bool,
+    /// Write the base URL to this file once listening (useful with port 0).
+    #[arg(long, value_name = "FILE")]
+    pub url_file: Option<PathBuf>,
     /// Exit this many seconds after the whole stream was played (default: serve on).
     #[arg(long, value_name = "SECONDS")]
     pub linger: Option<f64>,
@@ -97,6 +100,10 @@ pub async fn run(_global: &Global, args: SimulateArgs) -> anyhow::Result<Outcome
         simulator.url(),
         simulator.url()
     );
+    if let Some(path) = &args.url_file {
+        std::fs::write(path, format!("{}\n", simulator.url()))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
     tokio::select! {
         _ = super::run::wait_for_signal() => {}
         _ = async {

@@ -165,6 +165,7 @@ impl Simulator {
             .ping_interval(options.ping_interval)
             .ping_timeout(options.ping_timeout)
             .max_payload(1 << 20)
+            .max_buffer_size(4_096)
             .build_layer();
         socket::install(&io, shared.clone());
         let app = http::router(shared.clone(), addr).layer(layer);
@@ -248,7 +249,7 @@ async fn play(
             .history
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .record(payload.clone());
+            .record(&payload);
         // Events about the user (a space joined, a preference) reach every socket
         // of the user; the others only the subscribers of their space.
         let to_user = matches!(

@@ -11,11 +11,13 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use serde_json::value::RawValue;
 use serde_json::Value;
 use socketioxide::extract::{Data, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
-use socketioxide::SocketIo;
+use socketioxide::{SendError, SocketError, SocketIo};
 
 use super::Shared;
 
@@ -111,7 +113,9 @@ fn subscribe_channel(shared: &Shared, socket: &SocketRef, request: Value) {
     shared.subscribed.notify_waiters();
 }
 
-/// Sends `payload` to every socket subscribed to `room`, or to every socket.
+/// Sends `payload` to every socket subscribed to `room`, or to every socket. A
+/// socket whose send buffer is full is waited for (as a real server's socket
+/// buffers), never skipped: the stream's pace adapts to the slowest reader.
 pub async fn broadcast(
     io: &SocketIo,
     namespaces: &BTreeSet<String>,
@@ -124,17 +128,37 @@ pub async fn broadcast(
         return;
     };
     for ns in namespaces {
-        if let Some(ops) = io.of(ns) {
-            let sent = match room {
-                Some(room) => ops.to(room.to_string()).emit("MESSAGE_SENT", &value).await,
-                None => ops.emit("MESSAGE_SENT", &value).await,
-            };
-            if let Err(e) = sent {
-                tracing::warn!("cannot send a payload: {e}");
-            }
+        let Some(ops) = io.of(ns) else { continue };
+        let sockets = match room {
+            Some(room) => ops.to(room.to_string()).sockets(),
+            None => ops.sockets(),
+        };
+        for socket in sockets {
+            send_waiting(&socket, &value).await;
         }
     }
 }
+
+/// One `MESSAGE_SENT`, retried while the socket's buffer is full.
+async fn send_waiting(socket: &SocketRef, value: &Value) {
+    let mut waited = Duration::ZERO;
+    loop {
+        match socket.emit("MESSAGE_SENT", value) {
+            Err(SendError::Socket(SocketError::InternalChannelFull)) if waited < STALL_LIMIT => {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                waited += Duration::from_millis(1);
+            }
+            Err(e) => {
+                tracing::warn!(socket = %socket.id, "cannot send a payload: {e}");
+                return;
+            }
+            Ok(()) => return,
+        }
+    }
+}
+
+/// A reader this far behind is left to its fate (its server would drop it too).
+const STALL_LIMIT: Duration = Duration::from_secs(30);
 
 /// Puts every socket in `room`.
 pub fn join_all(io: &SocketIo, namespaces: &BTreeSet<String>, room: &str) {

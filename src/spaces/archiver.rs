@@ -222,7 +222,10 @@ impl Controller {
                     }
                     Signal::Connected => {
                         // A space joined while disconnected was announced to nobody.
-                        self.relist(&jobs).await;
+                        tokio::select! {
+                            _ = self.relist(&jobs) => {}
+                            _ = shutdown.changed() => break,
+                        }
                         let resume = match gap_start.take() {
                             Some(resume) => resume,
                             None => self.resume_points().await.unwrap_or_default(),
@@ -236,7 +239,10 @@ impl Controller {
                 },
                 _ = tokio::time::sleep_until(relist) => {
                     relist = Instant::now() + self.options.relist_every;
-                    self.relist(&jobs).await;
+                    tokio::select! {
+                        _ = self.relist(&jobs) => {}
+                        _ = shutdown.changed() => break,
+                    }
                 }
                 _ = tokio::time::sleep_until(status_at) => {
                     status_at = Instant::now() + self.options.status_every;

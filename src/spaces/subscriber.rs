@@ -6,9 +6,11 @@
 //! controller is told so it can backfill the gap.
 //!
 //! The socket task never waits on storage: payloads go to the writer's bounded
-//! channel when it has room and queue here otherwise (the heartbeat goes on). Only
-//! if that queue passes [`MAX_QUEUED`] does the task stop reading the socket, which
-//! is then dropped by the server and the gap backfilled after the reconnect.
+//! channel (in chunks of at most [`CHUNK`]) when it has room and queue here
+//! otherwise, while the heartbeat goes on. Past [`MAX_QUEUED`] the task stops
+//! reading the socket until the writer catches up: TCP then slows the server down.
+//! (Should the writer stall for longer than the heartbeat timeout, the connection is
+//! lost and the backfill fills the gap after the reconnect.)
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -27,8 +29,11 @@ use crate::event::frame::{parse_event, parse_frame, EnginePacket};
 use crate::event::time::now_millis;
 use crate::store::{compress, Item, Rejection, Source, StoredEvent};
 
-/// Payloads queued in the socket task before it stops reading the socket.
-pub const MAX_QUEUED: usize = 100_000;
+/// Payloads queued in the socket task before it stops reading the socket: with the
+/// channel's chunks, at most about 20,000 payloads (some 100 MB) wait in memory.
+pub const MAX_QUEUED: usize = 4_096;
+/// Payloads per chunk handed to the writer.
+pub const CHUNK: usize = 256;
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -134,15 +139,18 @@ impl Subscriber {
         let mut delays = backoff(first, largest);
         while !*self.shutdown.borrow() {
             let c = &self.config;
-            match connect(
+            let attempt = connect(
                 &c.server,
                 c.protocol,
                 &c.namespace,
                 &self.token,
                 c.connect_timeout,
-            )
-            .await
-            {
+            );
+            let connected = tokio::select! {
+                connected = attempt => connected,
+                _ = self.shutdown.changed() => break,
+            };
+            match connected {
                 Ok(conn) => {
                     delays = backoff(first, largest);
                     self.status.set_connected(true);
@@ -173,7 +181,7 @@ impl Subscriber {
                 _ = self.shutdown.changed() => return,
                 permit = self.out.reserve(), if !self.queued.is_empty() => {
                     if let Ok(permit) = permit {
-                        permit.send(std::mem::take(&mut self.queued));
+                        permit.send(take_chunk(&mut self.queued));
                         self.note_backlog();
                     }
                 }
@@ -183,7 +191,12 @@ impl Subscriber {
 
     async fn flush_all(&mut self) {
         if !self.queued.is_empty() {
-            let _ = self.out.send(std::mem::take(&mut self.queued)).await;
+            while !self.queued.is_empty() {
+                let chunk = take_chunk(&mut self.queued);
+                if self.out.send(chunk).await.is_err() {
+                    break;
+                }
+            }
             self.note_backlog();
         }
     }
@@ -228,7 +241,7 @@ impl Subscriber {
                 _ = sleep_until(retry_at.unwrap_or(far)), if retry_at.is_some() => Wake::RetryDue,
                 permit = self.out.reserve(), if !self.queued.is_empty() => {
                     if let Ok(permit) = permit {
-                        permit.send(std::mem::take(&mut self.queued));
+                        permit.send(take_chunk(&mut self.queued));
                     }
                     Wake::Flushed
                 }
@@ -283,8 +296,11 @@ impl Subscriber {
         if self.queued.is_empty() {
             return;
         }
-        if let Ok(permit) = self.out.try_reserve() {
-            permit.send(std::mem::take(&mut self.queued));
+        while !self.queued.is_empty() {
+            let Ok(permit) = self.out.try_reserve() else {
+                break;
+            };
+            permit.send(take_chunk(&mut self.queued));
         }
         self.note_backlog();
     }
@@ -478,6 +494,15 @@ enum Heartbeat {
     Pong,
     /// v4: the server pinged (and was answered).
     Ping,
+}
+
+/// The oldest queued payloads, at most [`CHUNK`].
+fn take_chunk(queued: &mut Vec<Item>) -> Vec<Item> {
+    if queued.len() <= CHUNK {
+        return std::mem::take(queued);
+    }
+    let rest = queued.split_off(CHUNK);
+    std::mem::replace(queued, rest)
 }
 
 fn far_future() -> Instant {

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::helpers::{fixture, scalar, TestArchive};
-use crate::live::{spawn_run, stop};
+use crate::live::spawn_run;
 
 static NPM: Mutex<bool> = Mutex::new(false);
 
@@ -101,7 +101,7 @@ async fn archived_by(version: &str, protocol: &str) {
     }
     // Let three 1 s heartbeats pass on the same connection.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(stop(child), 0);
+    assert_eq!(child.stop(), 0);
     let _ = server.kill();
     let _ = server.wait();
     let got = archive.stats();

@@ -53,6 +53,32 @@ pub async fn simulator(options: SimOptions, stream: &Stream) -> Simulator {
     .unwrap()
 }
 
+/// A `run` process, killed if a test panics before stopping it.
+pub struct Running(Option<Child>);
+
+impl Running {
+    /// SIGTERM, then the exit code.
+    pub fn stop(mut self) -> i32 {
+        stop(self.0.take().expect("running"))
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill(mut self) {
+        let mut child = self.0.take().expect("running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Starts `run` against `sim`, its stderr in `log`.
 pub fn spawn_run(
     archive: &TestArchive,
@@ -60,7 +86,7 @@ pub fn spawn_run(
     token: &str,
     extra: &[&str],
     log: &Path,
-) -> Child {
+) -> Running {
     let log = std::fs::File::create(log).unwrap();
     binary()
         .arg("--data-dir")
@@ -86,11 +112,12 @@ pub fn spawn_run(
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
+        .map(|child| Running(Some(child)))
         .unwrap()
 }
 
 /// SIGTERM, then the exit code.
-pub fn stop(mut child: Child) -> i32 {
+fn stop(mut child: Child) -> i32 {
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -232,7 +259,12 @@ async fn complete_archive(protocol: &str) {
     let want = snapshot(&reference).await;
     wait_for(&archive, &want, Duration::from_secs(60)).await;
     sim.finished().await;
-    assert_eq!(stop(child), 0, "{}", std::fs::read_to_string(&log).unwrap());
+    assert_eq!(
+        child.stop(),
+        0,
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
     // Exact counts: every payload of the stream stored (backfill adds the REST form
     // of messages it fetched, which changes no version), every version once,
     // nothing rejected.
@@ -285,7 +317,7 @@ async fn heartbeats_keep_one_connection_up() {
     }
     tokio::time::sleep(Duration::from_secs(10)).await;
     for (dir, log, child) in children {
-        assert_eq!(stop(child), 0);
+        assert_eq!(child.stop(), 0);
         assert_eq!(
             connects(&log),
             1,
@@ -315,7 +347,7 @@ async fn drops_and_restarts_lose_nothing() {
     let want = snapshot(&reference(&stream)).await;
     sim.finished().await;
     wait_for(&archive, &want, Duration::from_secs(60)).await;
-    assert_eq!(stop(child), 0);
+    assert_eq!(child.stop(), 0);
     assert!(
         connects(&log) >= 4,
         "{}",
@@ -339,10 +371,9 @@ async fn a_killed_run_loses_nothing_once_restarted() {
     )
     .await;
     let log = archive.dir.path().join("run.log");
-    let mut child = spawn_run(&archive, &sim.url(), "simulator-token", &[], &log);
+    let child = spawn_run(&archive, &sim.url(), "simulator-token", &[], &log);
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
     let events_before = {
         let mut db = archive.db().await;
         scalar(&mut db, "SELECT count(*) FROM events").await
@@ -357,7 +388,7 @@ async fn a_killed_run_loses_nothing_once_restarted() {
     let want = snapshot(&reference(&stream)).await;
     sim.finished().await;
     wait_for(&archive, &want, Duration::from_secs(60)).await;
-    assert_eq!(stop(child), 0);
+    assert_eq!(child.stop(), 0);
     assert_eq!(archive.run(&["verify"]).code, 0);
     sim.stop().await;
 }
@@ -380,7 +411,7 @@ async fn a_refused_space_and_garbage_do_not_stop_the_rest() {
     let child = spawn_run(&archive, &sim.url(), "simulator-token", &[], &log);
     sim.finished().await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(stop(child), 0);
+    assert_eq!(child.stop(), 0);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.contains(&format!("subscription to {refused} refused")),
@@ -436,7 +467,7 @@ async fn the_token_never_appears_in_the_output() {
     let child = spawn_run(&archive, &sim.url(), token, &["--log", "trace"], &log);
     sim.finished().await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(stop(child), 0);
+    assert_eq!(child.stop(), 0);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.lines().count() > 100, "trace output expected");
     assert_eq!(
@@ -456,7 +487,7 @@ async fn the_token_never_appears_in_the_output() {
         &bad,
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(stop(child), 0);
+    assert_eq!(child.stop(), 0);
     let text = std::fs::read_to_string(&bad).unwrap();
     assert!(!text.contains("wrong-token-77"));
     assert!(
