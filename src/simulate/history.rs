@@ -2,7 +2,7 @@
 //! many payloads, and each message's latest state as the REST API would return it (category chat, idea or
 //! task; `deleted: true` once removed; `modified` the time of the latest change).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -27,6 +27,8 @@ pub struct History {
     pub spaces: BTreeMap<String, SpaceEntry>,
     /// Latest REST item per message id, with its modified time (UTC ms).
     pub messages: HashMap<String, (i64, Map<String, Value>)>,
+    /// Per space, its messages' `(modified, id)` in order: the REST listing's index.
+    by_space: HashMap<String, BTreeSet<(i64, String)>>,
     /// The stream's own clock: the latest time any payload carried.
     clock: i64,
 }
@@ -100,18 +102,19 @@ impl History {
                 let at = at.max(*modified);
                 item.insert("deleted".into(), Value::Bool(true));
                 item.insert("modified".into(), Value::String(format_millis(at)));
-                *modified = at;
+                let before = std::mem::replace(modified, at);
+                let space = space_of(item);
+                reindex(&mut self.by_space, &space, id, Some(before), at);
             }
             return;
         }
         let Some(kind) = category_of_kind(category) else {
             return;
         };
-        let mut item = self
+        let (before, mut item) = self
             .messages
-            .get(id)
-            .map(|(_, item)| item.clone())
-            .unwrap_or_default();
+            .remove(id)
+            .map_or((None, Map::new()), |(t, item)| (Some(t), item));
         for (key, value) in obj {
             item.insert(key.clone(), value.clone());
         }
@@ -119,41 +122,63 @@ impl History {
         item.remove("messageId");
         item.insert("category".into(), Value::String(kind.into()));
         let modified = time(obj).unwrap_or(now);
+        reindex(&mut self.by_space, &space_of(&item), id, before, modified);
         self.messages.insert(id.to_string(), (modified, item));
     }
 
     /// Message items of `spaces` modified after `after` and after the page cursor
-    /// `(modified, id)`, oldest change first: a keyset, so items changing between
-    /// pages are neither skipped nor lost (a changed item comes again later).
+    /// `(modified, id)`, oldest change first, at most `limit`: a keyset, so items
+    /// changing between pages are neither skipped nor lost (a changed item comes
+    /// again later).
     pub fn messages_after(
         &self,
         spaces: &[&str],
         after: i64,
         cursor: Option<(i64, &str)>,
+        limit: usize,
     ) -> Vec<(i64, &Map<String, Value>)> {
-        let id_of = |item: &Map<String, Value>| {
-            item.get("_id")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
+        let start = match cursor {
+            Some((t, id)) if t > after => (t, id.to_string()),
+            _ => (after.saturating_add(1), String::new()),
         };
-        let mut out: Vec<(i64, &Map<String, Value>)> = self
-            .messages
-            .values()
-            .filter(|(modified, item)| {
-                cursor.is_none_or(|(t, id)| (*modified, id_of(item).as_str()) > (t, id))
-                    && *modified > after
-                    && item
-                        .get("topicId")
-                        .and_then(Value::as_str)
-                        .is_some_and(|t| spaces.contains(&t))
-            })
-            .map(|(modified, item)| (*modified, item))
-            .collect();
-        out.sort_by(|a, b| {
-            (a.0, a.1.get("_id").and_then(Value::as_str))
-                .cmp(&(b.0, b.1.get("_id").and_then(Value::as_str)))
-        });
-        out
+        let mut keys: Vec<&(i64, String)> = Vec::new();
+        for space in spaces {
+            if let Some(set) = self.by_space.get(*space) {
+                keys.extend(
+                    set.range((
+                        std::ops::Bound::Excluded(start.clone()),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .take(limit),
+                );
+            }
+        }
+        keys.sort();
+        keys.truncate(limit);
+        keys.into_iter()
+            .filter_map(|(t, id)| self.messages.get(id).map(|(_, item)| (*t, item)))
+            .collect()
     }
+}
+
+fn space_of(item: &Map<String, Value>) -> String {
+    item.get("topicId")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Moves a message's key in its space's ordered set.
+fn reindex(
+    by_space: &mut HashMap<String, BTreeSet<(i64, String)>>,
+    space: &str,
+    id: &str,
+    before: Option<i64>,
+    now: i64,
+) {
+    let set = by_space.entry(space.to_string()).or_default();
+    if let Some(before) = before {
+        set.remove(&(before, id.to_string()));
+    }
+    set.insert((now, id.to_string()));
 }

@@ -141,6 +141,7 @@ async fn messages(
             &spaces,
             after,
             cursor.as_ref().map(|(t, id)| (*t, id.as_str())),
+            size + 1,
         );
         let more = found.len() > size;
         let page: Vec<(i64, Value)> = found
