@@ -142,11 +142,19 @@ pub async fn broadcast(
 /// One `MESSAGE_SENT`, retried while the socket's buffer is full.
 async fn send_waiting(socket: &SocketRef, value: &Value) {
     let mut waited = Duration::ZERO;
+    let mut tries: u32 = 0;
     loop {
         match socket.emit("MESSAGE_SENT", value) {
             Err(SendError::Socket(SocketError::InternalChannelFull)) if waited < STALL_LIMIT => {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                waited += Duration::from_millis(1);
+                // Yield first (the buffer drains in microseconds when the reader
+                // keeps up); sleep only when it does not.
+                tries += 1;
+                if tries % 64 == 0 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    waited += Duration::from_millis(1);
+                } else {
+                    tokio::task::yield_now().await;
+                }
             }
             Err(e) => {
                 tracing::warn!(socket = %socket.id, "cannot send a payload: {e}");

@@ -22,7 +22,7 @@ use crate::store::{Archive, BatchReport, Item};
 use crate::writer::{drain, ArchiveWriter, BatchPolicy, WriteError};
 
 /// Chunks of items the writer's channel holds before producers wait.
-const CHANNEL_CHUNKS: usize = 64;
+const CHANNEL_CHUNKS: usize = 32;
 
 /// Everything `run` needs.
 #[derive(Debug, Clone)]

@@ -30,8 +30,8 @@ use crate::event::time::now_millis;
 use crate::store::{compress, Item, Rejection, Source, StoredEvent};
 
 /// Payloads queued in the socket task before it stops reading the socket: with the
-/// channel's chunks, at most about 20,000 payloads (some 100 MB) wait in memory.
-pub const MAX_QUEUED: usize = 4_096;
+/// channel's chunks, at most about 10,000 payloads (some 50 MB) wait in memory.
+pub const MAX_QUEUED: usize = 2_048;
 /// Payloads per chunk handed to the writer.
 pub const CHUNK: usize = 256;
 
