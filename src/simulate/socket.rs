@@ -149,7 +149,7 @@ async fn send_waiting(socket: &SocketRef, value: &Value) {
                 // Yield first (the buffer drains in microseconds when the reader
                 // keeps up); sleep only when it does not.
                 tries += 1;
-                if tries % 64 == 0 {
+                if tries.is_multiple_of(64) {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                     waited += Duration::from_millis(1);
                 } else {
