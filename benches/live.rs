@@ -32,6 +32,23 @@ fn payloads(events: u64, seed: u64) -> (Vec<(String, String)>, Vec<Box<RawValue>
     (spaces, payloads)
 }
 
+/// The simulator on a free loopback port, playing `stream` at `rate` (0: at once).
+async fn simulator(
+    rate: f64,
+    spaces: Vec<(String, String)>,
+    stream: Vec<Box<RawValue>>,
+) -> Simulator {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let options = SimOptions {
+        rate,
+        auto_join: true,
+        ..SimOptions::default()
+    };
+    Simulator::start(listener, options, spaces, Box::new(stream.into_iter()))
+        .await
+        .unwrap()
+}
+
 fn spawn_run(data: &std::path::Path, url: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_spaces-archive"))
         .arg("--data-dir")
@@ -78,15 +95,7 @@ async fn throughput(events: u64) {
     let work = tempfile::tempdir().expect("temp dir");
     let data = work.path().join("data");
     let (spaces, stream) = payloads(events, 7);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let options = SimOptions {
-        rate: 0.0,
-        auto_join: true,
-        ..SimOptions::default()
-    };
-    let sim = Simulator::start(listener, options, spaces, Box::new(stream.into_iter()))
-        .await
-        .unwrap();
+    let sim = simulator(0.0, spaces, stream).await;
     let child = spawn_run(&data, &sim.url());
     let mut db = open_db(&data).await;
     // The clock starts with the first payload played.
@@ -145,15 +154,7 @@ async fn latency() {
             (v["category"] == "chat").then_some((i, id))
         })
         .collect();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let options = SimOptions {
-        rate: 1_000.0,
-        auto_join: true,
-        ..SimOptions::default()
-    };
-    let sim = Simulator::start(listener, options, spaces, Box::new(stream.into_iter()))
-        .await
-        .unwrap();
+    let sim = simulator(1_000.0, spaces, stream).await;
     let child = spawn_run(&data, &sim.url());
     let _ = open_db(&data).await;
     let index = SearchIndex::open(&data).expect("index");
