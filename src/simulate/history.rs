@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::event::time::{format_millis, now_millis, parse_iso_millis};
@@ -44,11 +43,11 @@ fn category_of_kind(category: &str) -> Option<&'static str> {
 
 impl History {
     /// Records one payload about to be sent.
-    pub fn record(&mut self, payload: &RawValue) {
+    pub fn record(&mut self, payload: &Value) {
         let now = now_millis();
-        if let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(payload.get()) {
-            self.note_space(&obj);
-            self.note_message(&obj, now);
+        if let Value::Object(obj) = payload {
+            self.note_space(obj);
+            self.note_message(obj, now);
         }
         self.sent += 1;
     }

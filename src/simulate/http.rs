@@ -21,20 +21,36 @@ struct Api {
     addr: SocketAddr,
 }
 
-/// The REST routes under `/api`.
+/// The REST routes under `/api`, every one behind the token check.
 pub fn router(shared: Arc<Shared>, addr: SocketAddr) -> Router {
+    let api = Api { shared, addr };
     Router::new()
         .route("/api/users/me/spaces", get(spaces))
         .route("/api/users/me/messages", get(messages))
-        .with_state(Api { shared, addr })
+        .route_layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            check_token,
+        ))
+        .with_state(api)
 }
 
-fn authorized(api: &Api, headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
+/// `Authorization: jwt TOKEN` or `bearer TOKEN`, else 401.
+async fn check_token(
+    State(api): State<Api>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let given = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
     let token = &api.shared.options.token;
-    value == format!("jwt {token}") || value == format!("bearer {token}")
+    match given {
+        Some(v) if v == format!("jwt {token}") || v == format!("bearer {token}") => {
+            next.run(request).await
+        }
+        _ => refused(),
+    }
 }
 
 fn refused() -> Response {
@@ -104,9 +120,6 @@ async fn spaces(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if !authorized(&api, &headers) {
-        return refused();
-    }
     let items: Vec<Value> = {
         let history = api.shared.history.lock().unwrap_or_else(|e| e.into_inner());
         history.spaces.values().map(|s| s.item.clone()).collect()
@@ -119,9 +132,6 @@ async fn messages(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if !authorized(&api, &headers) {
-        return refused();
-    }
     let spaces: Vec<&str> = query
         .get("spacelist")
         .map(|s| s.split(',').filter(|s| !s.is_empty()).collect())

@@ -244,12 +244,15 @@ async fn play(
             namespaces = shared.namespaces();
             tokio::task::yield_now().await;
         }
-        let (space, category) = route_of(&payload);
+        // Parsed once: the history, the routing and the send all read the value.
+        let value: Value = serde_json::from_str(payload.get()).unwrap_or(Value::Null);
+        let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_string);
+        let (space, category) = (text("topicId"), text("category"));
         shared
             .history
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .record(&payload);
+            .record(&value);
         // Events about the user (a space joined, a preference) reach every socket
         // of the user; the others only the subscribers of their space.
         let to_user = matches!(
@@ -263,27 +266,12 @@ async fn play(
             }
         }
         if to_user || room.is_some() {
-            socket::broadcast(&io, &namespaces, room, &payload).await;
+            socket::broadcast(&io, &namespaces, room, &value).await;
         }
         played += 1;
         shared.played.store(played, Ordering::Relaxed);
     }
     shared.finished.store(true, Ordering::Relaxed);
-}
-
-/// A payload's space (`topicId`) and category.
-fn route_of(payload: &RawValue) -> (Option<String>, Option<String>) {
-    #[derive(serde::Deserialize)]
-    struct Route {
-        #[serde(rename = "topicId")]
-        topic_id: Option<Value>,
-        category: Option<Value>,
-    }
-    let Ok(route) = serde_json::from_str::<Route>(payload.get()) else {
-        return (None, None);
-    };
-    let text = |v: Option<Value>| v.and_then(|v| v.as_str().map(str::to_string));
-    (text(route.topic_id), text(route.category))
 }
 
 /// Drops and garbage on their schedules.

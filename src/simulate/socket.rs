@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use serde_json::value::RawValue;
 use serde_json::Value;
 use socketioxide::extract::{Data, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
@@ -120,13 +119,10 @@ pub async fn broadcast(
     io: &SocketIo,
     namespaces: &BTreeSet<String>,
     room: Option<&str>,
-    payload: &RawValue,
+    value: &Value,
 ) {
-    // socketioxide serializes through its own value type, which cannot carry a
-    // `RawValue`: parse it.
-    let Ok(value) = serde_json::from_str::<Value>(payload.get()) else {
-        return;
-    };
+    // A `Value`, not the raw text: socketioxide serializes through its own value
+    // type, which cannot carry a `RawValue`.
     for ns in namespaces {
         let Some(ops) = io.of(ns) else { continue };
         let sockets = match room {
@@ -134,7 +130,7 @@ pub async fn broadcast(
             None => ops.sockets(),
         };
         for socket in sockets {
-            send_waiting(&socket, &value).await;
+            send_waiting(&socket, value).await;
         }
     }
 }

@@ -105,12 +105,10 @@ impl Token {
     }
 
     /// `text` with the secret (plain or URL-encoded) replaced by `<redacted>`: for
-    /// anything a server or library echoes back before it is shown.
+    /// anything a server or library echoes back before it is shown. (Every token is
+    /// in [`crate::redact`]'s registry from its creation.)
     pub fn scrub(&self, text: &str) -> String {
-        let encoded: String =
-            url::form_urlencoded::byte_serialize(self.secret.as_bytes()).collect();
-        text.replace(&self.secret, "<redacted>")
-            .replace(&encoded, "<redacted>")
+        crate::redact::scrub(text)
     }
 }
 
