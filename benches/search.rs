@@ -6,7 +6,8 @@
 //! With `BENCH_DATA_DIR` naming an existing archive, the generation and ingest are
 //! skipped and the queries run on it (an FTS5 table is added to it). `BENCH_ONLY`
 //! (comma-separated query names) runs only those queries; `BENCH_NO_FTS` runs the FTS5
-//! baseline once instead of 30 times.
+//! baseline once instead of 30 times. Queries run on a single-threaded runtime, as the
+//! `search` command runs them.
 
 mod common;
 
@@ -75,11 +76,7 @@ where
 fn main() {
     if let Some(dir) = std::env::var_os("BENCH_DATA_DIR") {
         let data = std::path::PathBuf::from(dir);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
+        query_runtime().block_on(async {
             let archive = Archive::open(&data).await.expect("archive");
             let index = SearchIndex::open(&data).expect("index");
             let messages: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
@@ -133,10 +130,22 @@ fn main() {
         println!("ingest (SQLite + index committed): {:.1} s, {:.0} events/s, peak RSS {:.0} MB, archived {}", seconds, events as f64 / seconds, peak_rss_mb(), summary.archived);
         let index_size = dir_size(&data.join("index"));
         println!("index size {:.1} MB = {:.3}x the JSON lines; SQLite {:.1} MB", index_size as f64 / 1e6, index_size as f64 / input_size as f64, dir_size(&data) as f64 / 1e6 - index_size as f64 / 1e6);
-
+    });
+    drop(runtime);
+    query_runtime().block_on(async {
+        let archive = Archive::open(&data).await.expect("archive");
+        let index = SearchIndex::open(&data).expect("index");
         run_queries(&archive, &index).await;
     });
     whole_process(&data);
+}
+
+/// Queries run as `spaces-archive search` runs them: on a single-threaded runtime.
+fn query_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 async fn run_queries(archive: &Archive, index: &SearchIndex) {

@@ -5,6 +5,7 @@
 mod prefix;
 mod query;
 mod schema;
+mod terms;
 mod tokenizer;
 mod writer;
 
@@ -15,6 +16,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy};
 
 pub use query::{parse_user_query, Hit, QueryError, RemovedFilter, SearchRequest, Sort};
 pub use schema::Fields;
+pub use terms::{Mode, WordsQuery};
 pub use writer::IndexWriterHandle;
 
 /// Directory of the index inside the data directory.
@@ -93,6 +95,10 @@ impl SearchIndex {
             Index::create(directory, schema, tantivy::IndexSettings::default()).map_err(open_err)?
         };
         schema::register_analyzers(&index);
+        // Segments are searched in parallel, one thread per core: a query over a
+        // million messages spends its time scoring matches, segment by segment.
+        let mut index = index;
+        index.set_default_multithread_executor().map_err(open_err)?;
         let fields = schema::fields_of(&index.schema()).map_err(open_err)?;
         Ok(SearchIndex {
             index,

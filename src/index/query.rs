@@ -155,7 +155,9 @@ fn check_syntax(query: &str) -> Result<(), QueryError> {
     Ok(())
 }
 
-/// Parses the user's query over the text fields (and the history, when asked).
+/// Parses the user's query over the text fields. `text` holds earlier versions too;
+/// without `in_history`, an edited message is matched on its `current` text instead,
+/// so the result is the query as if only current text were indexed.
 pub fn parse_user_query(
     index: &SearchIndex,
     query: &str,
@@ -163,16 +165,28 @@ pub fn parse_user_query(
 ) -> Result<Box<dyn Query>, QueryError> {
     check_syntax(query)?;
     let f = index.fields();
-    // `text` holds the body, description and attachment names.
-    let mut defaults = vec![f.text];
+    let over = |field| -> Result<Box<dyn Query>, QueryError> {
+        let mut parser = QueryParser::for_index(index.index(), vec![field]);
+        parser.set_conjunction_by_default();
+        let ast = tantivy::query_grammar::parse_query(query)
+            .map_err(|_| error("the query does not parse", None))?;
+        super::prefix::convert(index, &parser, &[field], ast).map_err(|e| error(e, None))
+    };
     if in_history {
-        defaults.push(f.history);
+        return over(f.text);
     }
-    let mut parser = QueryParser::for_index(index.index(), defaults.clone());
-    parser.set_conjunction_by_default();
-    let ast = tantivy::query_grammar::parse_query(query)
-        .map_err(|_| error("the query does not parse", None))?;
-    super::prefix::convert(index, &parser, &defaults, ast).map_err(|e| error(e, None))
+    let edited: Box<dyn Query> = Box::new(TermQuery::new(
+        Term::from_field_u64(f.edited, 1),
+        IndexRecordOption::Basic,
+    ));
+    let unedited: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+        (Occur::Must, over(f.text)?),
+        (Occur::MustNot, edited),
+    ]));
+    Ok(Box::new(BooleanQuery::new(vec![
+        (Occur::Should, unedited),
+        (Occur::Should, over(f.current)?),
+    ])))
 }
 
 fn any_of(field: tantivy::schema::Field, values: &[String]) -> Box<dyn Query> {

@@ -36,9 +36,16 @@ pub struct Fields {
     pub modified: Field,
     /// 1 when removed (fast).
     pub removed: Field,
-    /// Everything the message currently shows: body text, description and
-    /// attachment names (one field, so a default query is one term per word).
+    /// Everything the message shows and showed: body text, description and
+    /// attachment names, then the text of earlier versions (one field, so a default
+    /// query is one term per word; each value is its own run of positions, so a phrase
+    /// never spans two versions).
     pub text: Field,
+    /// What the message currently shows, for edited messages only: with `edited`,
+    /// lets a query skip earlier versions without indexing every message twice.
+    pub current: Field,
+    /// 1 when the message has earlier versions with other text.
+    pub edited: Field,
     /// Current description.
     pub description: Field,
     /// Attachment names.
@@ -69,6 +76,8 @@ pub fn build() -> (Schema, Fields) {
         modified: builder.add_i64_field("modified", fast_only),
         removed: builder.add_u64_field("removed", time),
         text: builder.add_text_field("text", text.clone()),
+        current: builder.add_text_field("current", text.clone()),
+        edited: builder.add_u64_field("edited", NumericOptions::default().set_indexed()),
         description: builder.add_text_field("description", text.clone()),
         attachment: builder.add_text_field("attachment", text.clone()),
         history: builder.add_text_field("history", text),
@@ -100,6 +109,8 @@ pub fn fields_of(schema: &Schema) -> tantivy::Result<Fields> {
         modified: get("modified")?,
         removed: get("removed")?,
         text: get("text")?,
+        current: get("current")?,
+        edited: get("edited")?,
         description: get("description")?,
         attachment: get("attachment")?,
         history: get("history")?,

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use tantivy::indexer::LogMergePolicy;
-use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{DocSet, IndexWriter, TantivyDocument, TantivyError, Term, TERMINATED};
 
 use super::{Fields, IndexError, SearchIndex};
@@ -72,14 +72,20 @@ impl IndexWriterHandle {
         d.add_i64(f.created, doc.created);
         d.add_i64(f.modified, doc.modified);
         d.add_u64(f.removed, u64::from(doc.removed));
-        for (field, text) in [
-            (f.text, &doc.text),
-            (f.text, &doc.description),
-            (f.text, &doc.attachments),
+        let edited = !doc.history.is_empty();
+        d.add_u64(f.edited, u64::from(edited));
+        let shown = [&doc.text, &doc.description, &doc.attachments];
+        let mut values: Vec<(Field, &String)> = shown.iter().map(|t| (f.text, *t)).collect();
+        values.extend([
+            (f.text, &doc.history),
             (f.description, &doc.description),
             (f.attachment, &doc.attachments),
             (f.history, &doc.history),
-        ] {
+        ]);
+        if edited {
+            values.extend(shown.iter().map(|t| (f.current, *t)));
+        }
+        for (field, text) in values {
             if !text.is_empty() {
                 d.add_text(field, text);
             }

@@ -97,13 +97,19 @@ pub async fn hit_rows(
     Ok(out)
 }
 
-/// The text of every earlier version of a message, oldest first.
-pub async fn earlier_texts(archive: &Archive, id: &str) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT v.text FROM versions v JOIN messages m ON m.id = v.message_id \
-         WHERE v.message_id = ? AND v.vno != m.current_vno ORDER BY v.vno",
-    )
-    .bind(id)
-    .fetch_all(archive.pool())
-    .await?)
+/// The text of every earlier version of the messages, oldest first, by message id.
+pub async fn earlier_texts(
+    archive: &Archive,
+    ids: &[&str],
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    let sql = "SELECT v.message_id, v.text FROM versions v JOIN messages m ON m.id = v.message_id \
+        WHERE v.vno != m.current_vno AND v.message_id IN";
+    let mut conn = archive.pool().acquire().await?;
+    let mut out: HashMap<String, Vec<String>> = HashMap::with_capacity(ids.len());
+    for row in select_in(&mut conn, sql, "ORDER BY v.message_id, v.vno", ids).await? {
+        out.entry(row.try_get("message_id")?)
+            .or_default()
+            .push(row.try_get("text")?);
+    }
+    Ok(out)
 }

@@ -229,6 +229,14 @@ fn removed_and_edited_are_marked_and_history_is_searched() {
     assert_eq!(hit["text"], "password removed");
     assert!(hit["snippet"].as_str().unwrap().contains("swordfish"));
     assert!(ids(&a, &["swordfish", "--in-history", "false"]).is_empty());
+    // Several words: one word now, the other only before the edit.
+    assert_eq!(ids(&a, &["password AND swordfish"]), ["m6"]);
+    assert!(ids(&a, &["password AND swordfish", "--in-history", "false"]).is_empty());
+    assert_eq!(
+        ids(&a, &["swordfish OR password", "--in-history", "false"]),
+        ["m6"]
+    );
+    assert!(ids(&a, &["swordfish OR secret", "--in-history", "false"]).is_empty());
 
     let run = a.run(&["search", "--json", "forecast"]);
     let hit: Value = serde_json::from_str(run.stdout.lines().next().expect("a hit")).unwrap();
@@ -260,6 +268,50 @@ fn removed_and_edited_are_marked_and_history_is_searched() {
     assert!(text.contains("Quarterly [budget] review"), "{text}");
     let colored = a.run(&["search", "budget", "--color", "always"]).stdout;
     assert!(colored.contains("\x1b[1;31mbudget\x1b[0m"));
+}
+
+/// A long message's snippet is cut from around the match, wherever it is, also when
+/// the first place the word's letters appear is not the word (`redeployment`) or the
+/// word is written with accents and capitals.
+#[test]
+fn long_messages_get_a_snippet_around_the_match() {
+    let a = TestArchive::new();
+    let filler = "lorem ipsum dolor sit amet ".repeat(120);
+    let lines = [
+        chat(
+            "l1",
+            FIN,
+            ANN,
+            "2024-02-01T10:00:00Z",
+            &format!("{filler} the swordfish deadline"),
+        ),
+        chat(
+            "l2",
+            FIN,
+            ANN,
+            "2024-02-02T10:00:00Z",
+            &format!("redeployment {filler} deploy tonight"),
+        ),
+        chat(
+            "l3",
+            FIN,
+            ANN,
+            "2024-02-03T10:00:00Z",
+            &format!("{filler} le DÉPLOIEMENT est fini"),
+        ),
+    ];
+    let lines: Vec<String> = lines.iter().map(Value::to_string).collect();
+    let run = a.ingest_text("long.jsonl", &lines.join("\n"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for (query, marked) in [
+        ("swordfish", "the [swordfish] deadline"),
+        ("deploy", "[deploy] tonight"),
+        ("deploiement", "le [DÉPLOIEMENT] est"),
+    ] {
+        let run = a.run(&["search", query, "--color", "never"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stdout.contains(marked), "{query}: {}", run.stdout);
+    }
 }
 
 #[test]
