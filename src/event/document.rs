@@ -28,6 +28,20 @@ pub struct MessageDocument {
     pub description: String,
     /// Attachment names.
     pub attachments: String,
-    /// Plain text of earlier versions that differs from the current one.
-    pub history: String,
+    /// Plain text of each earlier version that differs from the current one, oldest
+    /// first.
+    pub history: Vec<String>,
+}
+
+impl MessageDocument {
+    /// The earlier texts a search of the current text cannot find: those not
+    /// contained in the current body or description. (An edit that only added to a
+    /// message, `…` then `… edit: the link`, leaves nothing here: every word and
+    /// phrase of the earlier text is still shown.)
+    pub fn unshown_history(&self) -> impl Iterator<Item = &str> {
+        self.history
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !self.text.contains(t) && !self.description.contains(t))
+    }
 }

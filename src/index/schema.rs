@@ -37,14 +37,15 @@ pub struct Fields {
     /// 1 when removed (fast).
     pub removed: Field,
     /// Everything the message shows and showed: body text, description and
-    /// attachment names, then the text of earlier versions (one field, so a default
-    /// query is one term per word; each value is its own run of positions, so a phrase
-    /// never spans two versions).
+    /// attachment names, then the text of earlier versions that the current text
+    /// does not contain (one field, so a default query is one term per word; each
+    /// value is its own run of positions, so a phrase never spans two versions).
     pub text: Field,
-    /// What the message currently shows, for edited messages only: with `edited`,
-    /// lets a query skip earlier versions without indexing every message twice.
+    /// What the message currently shows, only for messages with such earlier text:
+    /// with `edited`, lets a query skip earlier versions without indexing every
+    /// message twice.
     pub current: Field,
-    /// 1 when the message has earlier versions with other text.
+    /// 1 when the message has earlier text its current text does not contain.
     pub edited: Field,
     /// Current description.
     pub description: Field,

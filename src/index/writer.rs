@@ -72,16 +72,19 @@ impl IndexWriterHandle {
         d.add_i64(f.created, doc.created);
         d.add_i64(f.modified, doc.modified);
         d.add_u64(f.removed, u64::from(doc.removed));
-        let edited = !doc.history.is_empty();
+        // Earlier text still contained in the current text adds nothing a search of
+        // `text` could find, and leaves the message unedited for `--in-history false`.
+        let unshown: Vec<&str> = doc.unshown_history().collect();
+        let edited = !unshown.is_empty();
         d.add_u64(f.edited, u64::from(edited));
-        let shown = [&doc.text, &doc.description, &doc.attachments];
-        let mut values: Vec<(Field, &String)> = shown.iter().map(|t| (f.text, *t)).collect();
+        let shown: [&str; 3] = [&doc.text, &doc.description, &doc.attachments];
+        let mut values: Vec<(Field, &str)> = shown.iter().map(|t| (f.text, *t)).collect();
+        values.extend(unshown.iter().map(|t| (f.text, *t)));
         values.extend([
-            (f.text, &doc.history),
-            (f.description, &doc.description),
-            (f.attachment, &doc.attachments),
-            (f.history, &doc.history),
+            (f.description, doc.description.as_str()),
+            (f.attachment, doc.attachments.as_str()),
         ]);
+        values.extend(doc.history.iter().map(|t| (f.history, t.as_str())));
         if edited {
             values.extend(shown.iter().map(|t| (f.current, *t)));
         }

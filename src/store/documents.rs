@@ -43,7 +43,7 @@ pub async fn load_documents(
             attachments: row
                 .try_get::<Option<String>, _>("attachments")?
                 .unwrap_or_default(),
-            history: String::new(),
+            history: Vec::new(),
         };
         if row.try_get::<i64, _>("version_count")? > 1 {
             edited.push(doc.id.clone());
@@ -55,12 +55,11 @@ pub async fn load_documents(
         let history = load_history(&mut conn, &edited).await?;
         for doc in &mut docs {
             if let Some(texts) = history.get(&doc.id) {
-                let earlier: Vec<&str> = texts
+                doc.history = texts
                     .iter()
-                    .map(String::as_str)
-                    .filter(|t| !t.is_empty() && *t != doc.text && *t != doc.description)
+                    .filter(|t| !t.is_empty() && **t != doc.text && **t != doc.description)
+                    .cloned()
                     .collect();
-                doc.history = earlier.join("\n");
             }
         }
     }
@@ -185,7 +184,7 @@ pub async fn index_work(
             text: state.current.text.clone(),
             description: state.current.description_text.clone(),
             attachments: files.join(" "),
-            history: String::new(),
+            history: Vec::new(),
         });
     }
     Ok(work)

@@ -314,6 +314,42 @@ fn long_messages_get_a_snippet_around_the_match() {
     }
 }
 
+/// An edit that only adds to a message leaves its earlier words current; an edit
+/// that replaces them leaves them findable only in history.
+#[test]
+fn edits_that_add_and_edits_that_replace() {
+    let a = TestArchive::new();
+    let update = |id: &str, at: &str, body: &str| {
+        json!({"_id": id, "messageId": id, "category": "app.event.message.updated", "topicId": "s1",
+               "modified": at, "sender": {"_id": "u1"}, "content": {"bodyText": body}})
+    };
+    let lines = [
+        chat("e1", FIN, ANN, "2024-03-01T10:00:00Z", "zeppelin arrives"),
+        update(
+            "e1",
+            "2024-03-01T11:00:00Z",
+            "<p>zeppelin arrives</p><p>edit: at noon</p>",
+        ),
+        chat("e2", FIN, ANN, "2024-03-02T10:00:00Z", "zeppelin tour"),
+        update("e2", "2024-03-02T11:00:00Z", "<p>tour cancelled</p>"),
+    ];
+    let lines: Vec<String> = lines.iter().map(Value::to_string).collect();
+    let run = a.ingest_text("edits.jsonl", &lines.join("\n"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let now = ["--in-history", "false"];
+    assert_eq!(sorted(&a, &["zeppelin"]), ["e1", "e2"]);
+    assert_eq!(sorted(&a, &["zeppelin", now[0], now[1]]), ["e1"]);
+    assert_eq!(
+        sorted(&a, &["\"zeppelin arrives\"", now[0], now[1]]),
+        ["e1"]
+    );
+    assert_eq!(sorted(&a, &["zeppelin AND noon", now[0], now[1]]), ["e1"]);
+    assert!(sorted(&a, &["zeppelin AND tour", now[0], now[1]]).is_empty());
+    assert_eq!(sorted(&a, &["zeppelin AND tour"]), ["e2"]);
+    assert_eq!(sorted(&a, &["history:zeppelin"]), ["e1", "e2"]);
+    assert_eq!(a.run(&["verify"]).code, 0);
+}
+
 #[test]
 fn bad_queries_are_exit_code_2() {
     let a = archive();
