@@ -9,12 +9,10 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = spaces_archive::cli::Cli::parse();
     spaces_archive::cli::init_tracing(&cli.global);
-    let mut builder = if cli.command.is_concurrent() {
-        tokio::runtime::Builder::new_multi_thread()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-    };
-    let runtime = match builder.enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

@@ -97,19 +97,6 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
 }
 
-impl Command {
-    /// Whether the command runs concurrent work (sockets, a writer beside readers)
-    /// that wants a worker thread per core. The others are one request after another,
-    /// which a single-threaded runtime answers with less latency: no hop between
-    /// threads for each SQLite round trip.
-    pub fn is_concurrent(&self) -> bool {
-        matches!(
-            self,
-            Command::Ingest(_) | Command::Run(_) | Command::Simulate(_) | Command::Reindex(_)
-        )
-    }
-}
-
 /// Whether an error is stdout's reader having gone away.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|e| {
