@@ -184,7 +184,7 @@ async fn latency() {
             limit: 1,
             offset: 0,
         };
-        let query = index.build_query(&request).expect("query");
+        let query = index.build_query(&request).expect("query").query;
         loop {
             reader.reload().expect("reload");
             if !index

@@ -46,6 +46,12 @@ const QUERIES: &[(&str, &str, &str, Sort)] = &[
         Sort::Relevance,
     ),
     ("prefix", "escal*", "escal*", Sort::Relevance),
+    (
+        "stopword phrase",
+        "\"to the\"",
+        "\"to the\"",
+        Sort::Relevance,
+    ),
 ];
 
 /// Runs per query: many for tantivy, fewer for the FTS5 baseline (hundreds of ms each).

@@ -136,9 +136,19 @@ pub async fn search_with(
         limit: options.limit,
         offset: options.offset,
     };
-    let query = index.build_query(&request)?;
+    let built = index.build_query(&request)?;
+    let query = &built.query;
     let searcher = reader.searcher();
     let hits = index.run(&searcher, query.as_ref(), &request)?;
+    if built.was_cut() {
+        tracing::warn!(
+            "every word of the phrase in {:?} is very common: it was checked in the first {} \
+             messages holding them all, not in every one (add a less common word, or narrow \
+             with --space, --from or --since)",
+            options.query,
+            crate::index::CANDIDATES
+        );
+    }
     let ids: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
     let mut rows = hit_rows(archive, &ids).await?;
     let snippets = Snippets::new(&searcher, query.as_ref(), index)?;

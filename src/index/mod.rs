@@ -2,6 +2,7 @@
 //! it at any time. One writer (the archive writer task) adds and replaces documents;
 //! readers open a fresh searcher per query.
 
+mod phrase;
 mod prefix;
 mod query;
 mod schema;
@@ -14,7 +15,8 @@ use std::path::{Path, PathBuf};
 use tantivy::directory::MmapDirectory;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
-pub use query::{parse_user_query, Hit, QueryError, RemovedFilter, SearchRequest, Sort};
+pub use phrase::{CommonPhrase, CANDIDATES};
+pub use query::{parse_user_query, Built, Hit, QueryError, RemovedFilter, SearchRequest, Sort};
 pub use schema::Fields;
 pub use terms::{Mode, WordsQuery};
 pub use writer::IndexWriterHandle;

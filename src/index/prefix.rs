@@ -9,16 +9,25 @@ use tantivy::query_grammar::{Delimiter, UserInputAst, UserInputLeaf, UserInputLi
 use tantivy::schema::Field;
 use tantivy::Term;
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use tantivy::schema::{FieldType, IndexRecordOption};
+
+use super::phrase::CommonPhrase;
 use super::schema::FOLDED;
 use super::terms::{Mode, WordsQuery};
 use super::SearchIndex;
 
 /// Converts a parsed query; `defaults` are the fields searched when none is named.
+/// Phrases of common words are bounded ([`CommonPhrase`]); `cut` is set when that
+/// cut a search short.
 pub fn convert(
     index: &SearchIndex,
     parser: &QueryParser,
     defaults: &[Field],
     ast: UserInputAst,
+    cut: &Arc<AtomicBool>,
 ) -> Result<Box<dyn Query>, String> {
     match ast {
         UserInputAst::Clause(mut clauses)
@@ -26,7 +35,7 @@ pub fn convert(
                 && matches!(clauses[0].0, None | Some(Occur::Must | Occur::Should)) =>
         {
             // A lone clause (a single word) stays unwrapped so tantivy can prune it.
-            convert(index, parser, defaults, clauses.remove(0).1)
+            convert(index, parser, defaults, clauses.remove(0).1, cut)
         }
         UserInputAst::Clause(clauses) => {
             if let Some(flat) = flat_words(index, defaults, &clauses) {
@@ -36,7 +45,7 @@ pub fn convert(
             for (occur, sub) in clauses {
                 out.push((
                     occur.unwrap_or(Occur::Must),
-                    convert(index, parser, defaults, sub)?,
+                    convert(index, parser, defaults, sub, cut)?,
                 ));
             }
             if !out.is_empty() && out.iter().all(|(o, _)| *o == Occur::MustNot) {
@@ -47,12 +56,16 @@ pub fn convert(
             Ok(Box::new(BooleanQuery::new(out)))
         }
         UserInputAst::Boost(sub, boost) => Ok(Box::new(BoostQuery::new(
-            convert(index, parser, defaults, *sub)?,
+            convert(index, parser, defaults, *sub, cut)?,
             boost as f32,
         ))),
         UserInputAst::Leaf(leaf) => match *leaf {
             UserInputLeaf::Literal(literal) if is_bare_prefix(&literal) => {
                 prefix_query(index, defaults, &literal)
+            }
+            UserInputLeaf::Literal(literal) if phrase(index, defaults, &literal).is_some() => {
+                let terms = phrase(index, defaults, &literal).unwrap_or_default();
+                Ok(Box::new(CommonPhrase::new(terms, cut.clone())))
             }
             other => parser
                 .build_query_from_user_input_ast(UserInputAst::Leaf(Box::new(other)))
@@ -108,6 +121,39 @@ fn flat_words(
     }
     (words.len() >= 2)
         .then(|| -> Box<dyn Query> { Box::new(WordsQuery::new(mode, *field, &words)) })
+}
+
+/// A quoted phrase (no slop) of two or more words in a text field: its terms with
+/// their positions, as tantivy's parser would build them.
+fn phrase(
+    index: &SearchIndex,
+    defaults: &[Field],
+    literal: &UserInputLiteral,
+) -> Option<Vec<(usize, Term)>> {
+    if !matches!(literal.delimiter, Delimiter::DoubleQuotes) || literal.slop != 0 || literal.prefix
+    {
+        return None;
+    }
+    let schema = index.index().schema();
+    let field = match &literal.field_name {
+        Some(name) => schema.get_field(name).ok()?,
+        None => *defaults.first()?,
+    };
+    let FieldType::Str(options) = schema.get_field_entry(field).field_type() else {
+        return None;
+    };
+    let indexing = options.get_indexing_options()?;
+    if indexing.tokenizer() != FOLDED
+        || indexing.index_option() != IndexRecordOption::WithFreqsAndPositions
+    {
+        return None;
+    }
+    let mut analyzer = index.index().tokenizers().get(FOLDED)?;
+    let mut terms = Vec::new();
+    analyzer.token_stream(&literal.phrase).process(&mut |t| {
+        terms.push((t.position, Term::from_field_text(field, &t.text)));
+    });
+    (terms.len() >= 2).then_some(terms)
 }
 
 fn is_bare_prefix(literal: &UserInputLiteral) -> bool {

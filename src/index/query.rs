@@ -3,6 +3,8 @@
 //! combined with the filters, and run newest-first, oldest-first or by relevance.
 
 use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use std::collections::BinaryHeap;
 
@@ -89,6 +91,21 @@ pub struct SearchRequest {
     pub offset: usize,
 }
 
+/// A query ready to run.
+pub struct Built {
+    /// The query.
+    pub query: Box<dyn Query>,
+    /// Set when the bound on phrases of common words cut a run of this query short.
+    pub cut: Arc<AtomicBool>,
+}
+
+impl Built {
+    /// Whether the bound on phrases of common words cut a run of the query short.
+    pub fn was_cut(&self) -> bool {
+        self.cut.load(Ordering::Relaxed)
+    }
+}
+
 /// One result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
@@ -162,6 +179,7 @@ pub fn parse_user_query(
     index: &SearchIndex,
     query: &str,
     in_history: bool,
+    cut: &Arc<AtomicBool>,
 ) -> Result<Box<dyn Query>, QueryError> {
     check_syntax(query)?;
     let f = index.fields();
@@ -170,7 +188,7 @@ pub fn parse_user_query(
         parser.set_conjunction_by_default();
         let ast = tantivy::query_grammar::parse_query(query)
             .map_err(|_| error("the query does not parse", None))?;
-        super::prefix::convert(index, &parser, &[field], ast).map_err(|e| error(e, None))
+        super::prefix::convert(index, &parser, &[field], ast, cut).map_err(|e| error(e, None))
     };
     if in_history {
         return over(f.text);
@@ -205,11 +223,21 @@ fn any_of(field: tantivy::schema::Field, values: &[String]) -> Box<dyn Query> {
 
 impl SearchIndex {
     /// The user's query with the request's filters.
-    pub fn build_query(&self, request: &SearchRequest) -> Result<Box<dyn Query>, QueryError> {
+    pub fn build_query(&self, request: &SearchRequest) -> Result<Built, QueryError> {
+        let cut = Arc::new(AtomicBool::new(false));
+        let query = self.build_with(request, &cut)?;
+        Ok(Built { query, cut })
+    }
+
+    fn build_with(
+        &self,
+        request: &SearchRequest,
+        cut: &Arc<AtomicBool>,
+    ) -> Result<Box<dyn Query>, QueryError> {
         let f = self.fields();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
             Occur::Must,
-            parse_user_query(self, &request.query, request.in_history)?,
+            parse_user_query(self, &request.query, request.in_history, cut)?,
         )];
         if let Some(spaces) = &request.space_ids {
             clauses.push((Occur::Must, any_of(f.space_id, spaces)));
