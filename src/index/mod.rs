@@ -143,3 +143,26 @@ impl SearchIndex {
         writer::all_ids(self)
     }
 }
+
+/// An index over several segments (one per batch), for tests: `make(batch, n, rng)`
+/// gives the `n`th document of a batch; ids drawn again replace earlier documents.
+#[cfg(test)]
+pub(crate) fn test_index(
+    batches: usize,
+    per_batch: usize,
+    seed: u64,
+    mut make: impl FnMut(usize, usize, &mut fastrand::Rng) -> crate::event::document::MessageDocument,
+) -> (tempfile::TempDir, SearchIndex) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let index = SearchIndex::open(dir.path()).expect("index");
+    let mut writer = index.writer().expect("writer");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    for batch in 0..batches {
+        for n in 0..per_batch {
+            writer.upsert(&make(batch, n, &mut rng)).expect("upsert");
+        }
+        writer.commit().expect("commit");
+    }
+    writer.finish().expect("finish");
+    (dir, index)
+}

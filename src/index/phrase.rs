@@ -257,7 +257,7 @@ impl Scorer for BoundedScorer {
 mod tests {
     use super::CommonPhrase;
     use crate::event::document::MessageDocument;
-    use crate::index::SearchIndex;
+    use crate::index::test_index;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use tantivy::collector::{Count, TopDocs};
@@ -271,26 +271,16 @@ mod tests {
     /// same; with a small bound, it checks no more than that and says so.
     #[test]
     fn equals_tantivy_within_the_bound_and_stops_at_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let index = SearchIndex::open(dir.path()).unwrap();
-        let mut writer = index.writer().unwrap();
-        let mut rng = fastrand::Rng::with_seed(5);
-        for _ in 0..4 {
-            for _ in 0..800 {
-                let len = rng.usize(2..30);
-                let text: Vec<&str> = (0..len).map(|_| WORDS[rng.usize(0..WORDS.len())]).collect();
-                writer
-                    .upsert(&MessageDocument {
-                        id: format!("m{}", rng.usize(0..2_500)),
-                        kind: "chat".into(),
-                        text: text.join(" "),
-                        ..Default::default()
-                    })
-                    .unwrap();
+        let (_dir, index) = test_index(4, 800, 5, |_, _, rng| {
+            let len = rng.usize(2..30);
+            let text: Vec<&str> = (0..len).map(|_| WORDS[rng.usize(0..WORDS.len())]).collect();
+            MessageDocument {
+                id: format!("m{}", rng.usize(0..2_500)),
+                kind: "chat".into(),
+                text: text.join(" "),
+                ..Default::default()
             }
-            writer.commit().unwrap();
-        }
-        writer.finish().unwrap();
+        });
         let searcher = index.reader().unwrap().searcher();
         assert!(searcher.segment_readers().len() > 1);
         let text = index.fields().text;

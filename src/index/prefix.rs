@@ -59,18 +59,19 @@ pub fn convert(
             convert(index, parser, defaults, *sub, cut)?,
             boost as f32,
         ))),
-        UserInputAst::Leaf(leaf) => match *leaf {
-            UserInputLeaf::Literal(literal) if is_bare_prefix(&literal) => {
-                prefix_query(index, defaults, &literal)
+        UserInputAst::Leaf(leaf) => {
+            if let UserInputLeaf::Literal(literal) = leaf.as_ref() {
+                if is_bare_prefix(literal) {
+                    return prefix_query(index, defaults, literal);
+                }
+                if let Some(terms) = phrase(index, defaults, literal) {
+                    return Ok(Box::new(CommonPhrase::new(terms, cut.clone())));
+                }
             }
-            UserInputLeaf::Literal(literal) if phrase(index, defaults, &literal).is_some() => {
-                let terms = phrase(index, defaults, &literal).unwrap_or_default();
-                Ok(Box::new(CommonPhrase::new(terms, cut.clone())))
-            }
-            other => parser
-                .build_query_from_user_input_ast(UserInputAst::Leaf(Box::new(other)))
-                .map_err(|e| e.to_string()),
-        },
+            parser
+                .build_query_from_user_input_ast(UserInputAst::Leaf(leaf))
+                .map_err(|e| e.to_string())
+        }
     }
 }
 

@@ -382,36 +382,26 @@ fn by_time(
 mod tests {
     use super::{by_time, check_syntax};
     use crate::event::document::MessageDocument;
-    use crate::index::SearchIndex;
+    use crate::index::test_index;
     use tantivy::query::AllQuery;
 
     /// Several segments with interleaved times, some documents replaced: the pruned
     /// newest/oldest walk must equal a full sort, page by page.
     #[test]
     fn time_order_equals_a_full_sort() {
-        let dir = tempfile::tempdir().unwrap();
-        let index = SearchIndex::open(dir.path()).unwrap();
-        let mut writer = index.writer().unwrap();
-        let mut rng = fastrand::Rng::with_seed(3);
         let mut created = std::collections::HashMap::new();
-        for batch in 0..6 {
-            for n in 0..400 {
-                // Mostly rising with the batch, with stragglers and equal times.
-                let id = format!("m{}", rng.usize(0..2_000));
-                let time = batch * 1_000 + rng.i64(-1_500..1_000) + (n % 3);
-                created.insert(id.clone(), time);
-                writer
-                    .upsert(&MessageDocument {
-                        id,
-                        kind: "chat".into(),
-                        created: time,
-                        ..Default::default()
-                    })
-                    .unwrap();
+        let (_dir, index) = test_index(6, 400, 3, |batch, n, rng| {
+            // Mostly rising with the batch, with stragglers and equal times.
+            let id = format!("m{}", rng.usize(0..2_000));
+            let time = batch as i64 * 1_000 + rng.i64(-1_500..1_000) + (n % 3) as i64;
+            created.insert(id.clone(), time);
+            MessageDocument {
+                id,
+                kind: "chat".into(),
+                created: time,
+                ..Default::default()
             }
-            writer.commit().unwrap();
-        }
-        writer.finish().unwrap();
+        });
         let searcher = index.reader().unwrap().searcher();
         assert!(searcher.segment_readers().len() > 1);
         let f = index.fields();

@@ -452,7 +452,7 @@ fn with_buffers<R>(n: usize, len: usize, f: impl FnOnce(&mut [Vec<u8>]) -> R) ->
 mod tests {
     use super::{Mode, WordsQuery};
     use crate::event::document::MessageDocument;
-    use crate::index::SearchIndex;
+    use crate::index::{test_index, SearchIndex};
     use tantivy::collector::{Count, TopDocs};
     use tantivy::query::Query;
     use tantivy::{DocAddress, Score};
@@ -466,38 +466,27 @@ mod tests {
     /// hundreds of times (frequencies past a byte), over several segments with
     /// replaced (deleted) documents.
     fn corpus() -> (tempfile::TempDir, SearchIndex) {
-        let dir = tempfile::tempdir().unwrap();
-        let index = SearchIndex::open(dir.path()).unwrap();
-        let mut writer = index.writer().unwrap();
-        let mut rng = fastrand::Rng::with_seed(11);
-        for batch in 0..5 {
-            for n in 0..1_500 {
-                let id = format!("m{}", rng.usize(0..6_000));
-                let len = if n % 97 == 0 { 300 } else { rng.usize(1..40) };
-                let words: Vec<&str> = (0..len)
-                    .map(|_| {
-                        // Zipf-like: low indices far more often.
-                        let r = rng.f64();
-                        WORDS[((r * r * r) * WORDS.len() as f64) as usize]
-                    })
-                    .collect();
-                let mut text = words.join(" ");
-                if n % 97 == 0 {
-                    text = format!("{text} {}", "budget ".repeat(260 + batch));
-                }
-                writer
-                    .upsert(&MessageDocument {
-                        id,
-                        kind: "chat".into(),
-                        text,
-                        ..Default::default()
-                    })
-                    .unwrap();
+        test_index(5, 1_500, 11, |batch, n, rng| {
+            let id = format!("m{}", rng.usize(0..6_000));
+            let len = if n % 97 == 0 { 300 } else { rng.usize(1..40) };
+            let words: Vec<&str> = (0..len)
+                .map(|_| {
+                    // Zipf-like: low indices far more often.
+                    let r = rng.f64();
+                    WORDS[((r * r * r) * WORDS.len() as f64) as usize]
+                })
+                .collect();
+            let mut text = words.join(" ");
+            if n % 97 == 0 {
+                text = format!("{text} {}", "budget ".repeat(260 + batch));
             }
-            writer.commit().unwrap();
-        }
-        writer.finish().unwrap();
-        (dir, index)
+            MessageDocument {
+                id,
+                kind: "chat".into(),
+                text,
+                ..Default::default()
+            }
+        })
     }
 
     /// Same hits as tantivy's `BooleanQuery`: the same scores in the same order,
