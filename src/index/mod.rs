@@ -2,6 +2,7 @@
 //! it at any time. One writer (the archive writer task) adds and replaces documents;
 //! readers open a fresh searcher per query.
 
+mod merge;
 mod phrase;
 mod prefix;
 mod query;

@@ -3,27 +3,16 @@
 
 use std::collections::HashMap;
 
-use tantivy::indexer::LogMergePolicy;
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{DocSet, IndexWriter, TantivyDocument, TantivyError, Term, TERMINATED};
 
+use super::merge::CappedMerges;
 use super::{Fields, IndexError, SearchIndex};
 use crate::event::document::MessageDocument;
 
 /// Memory for the writer's in-flight segment. 48 MB keeps `run` and `ingest` well
 /// under their 512 MB budgets while making segments of tens of thousands of messages.
 const WRITER_MEMORY: usize = 48 << 20;
-
-/// Segments stop being merged once they hold this many documents. A merge maps and
-/// rewrites its inputs, so unbounded merges made one million messages peak above
-/// 500 MB at the end of an ingest; a few segments of this size cost a search little.
-const MAX_DOCS_BEFORE_MERGE: usize = 250_000;
-
-fn merge_policy() -> LogMergePolicy {
-    let mut policy = LogMergePolicy::default();
-    policy.set_max_docs_before_merge(MAX_DOCS_BEFORE_MERGE);
-    policy
-}
 
 /// The single writer of an index.
 pub struct IndexWriterHandle {
@@ -37,7 +26,7 @@ impl IndexWriterHandle {
         // One indexing thread: the machine's other core decodes payloads and runs SQLite.
         match index.index.writer_with_num_threads(1, WRITER_MEMORY) {
             Ok(writer) => {
-                writer.set_merge_policy(Box::new(merge_policy()));
+                writer.set_merge_policy(Box::new(CappedMerges::default()));
                 Ok(IndexWriterHandle {
                     writer,
                     fields: index.fields,

@@ -4,6 +4,7 @@
 mod body;
 mod bulk;
 mod codec;
+mod dedup;
 pub mod documents;
 mod error;
 mod items;

@@ -1,12 +1,14 @@
 //! The batched writer: one SQLite transaction per batch. The raw events go in first
-//! (a payload already stored is recognised by its digest and changes nothing), then
-//! the normalized rows derived from the new ones, in foreign-key order.
+//! (a payload already stored is recognised by its key, see [`super::dedup`], and
+//! changes nothing), then the normalized rows derived from the new ones, in
+//! foreign-key order.
 
 use std::collections::{HashMap, HashSet};
 
 use sqlx::{Row, SqliteConnection};
 
 use super::bulk::{insert_many, insert_many_returning};
+use super::dedup::dedup_key;
 use super::items::{BatchReport, Item, Rejection, StoredEvent, Written};
 use super::messages::apply_messages;
 use super::people::{
@@ -141,13 +143,15 @@ async fn insert_events<'a>(
     conn: &mut SqliteConnection,
     events: &[&'a StoredEvent],
 ) -> Result<Vec<NewEvent<'a>>, sqlx::Error> {
+    let keyed: Vec<(&'a StoredEvent, Vec<u8>)> =
+        events.iter().map(|e| (*e, dedup_key(&e.decoded))).collect();
     let rows = insert_many_returning(
         conn,
-        "INSERT INTO events (received_at, source, category, known, space_id, message_id, digest, payload) ",
-        " ON CONFLICT (digest) DO NOTHING RETURNING seq, digest",
-        events,
+        "INSERT INTO events (received_at, source, category, known, space_id, message_id, dedup_key, payload) ",
+        " ON CONFLICT (dedup_key) DO NOTHING RETURNING seq, dedup_key",
+        &keyed,
         8,
-        &mut |row, e| {
+        &mut |row, (e, key)| {
             let d = &e.decoded;
             row.push_bind(e.received_at)
                 .push_bind(e.source.as_str())
@@ -155,19 +159,19 @@ async fn insert_events<'a>(
                 .push_bind(Category::parse(&d.category).is_known())
                 .push_bind(&d.space_id)
                 .push_bind(d.message_id())
-                .push_bind(&d.digest[..])
+                .push_bind(&key[..])
                 .push_bind(&e.raw);
         },
     )
     .await?;
     let mut seqs: HashMap<Vec<u8>, i64> = HashMap::with_capacity(rows.len());
     for row in rows {
-        seqs.insert(row.try_get("digest")?, row.try_get("seq")?);
+        seqs.insert(row.try_get("dedup_key")?, row.try_get("seq")?);
     }
-    let mut new: Vec<NewEvent<'a>> = events
+    let mut new: Vec<NewEvent<'a>> = keyed
         .iter()
-        .filter_map(|e| {
-            seqs.get(&e.decoded.digest[..]).map(|&seq| NewEvent {
+        .filter_map(|(e, key)| {
+            seqs.get(key).map(|&seq| NewEvent {
                 seq,
                 event: e,
                 decoded: &e.decoded,

@@ -193,14 +193,14 @@ async fn wait_for(archive: &TestArchive, want: &[(String, bool, String)], limit:
     }
 }
 
-/// Payloads the reference stored (by canonical digest) that `archive` lacks.
+/// Payloads the reference stored (by their `dedup_key`) that `archive` lacks.
 async fn missing_payloads(archive: &TestArchive, reference: &TestArchive) -> usize {
     let digests = |db: &TestArchive| {
         let path = db.data_dir();
         async move {
             let mut conn = TestArchive::db_at(&path).await;
             let rows: Vec<(Vec<u8>, String, Option<String>)> =
-                sqlx::query_as("SELECT digest, category, space_id FROM events")
+                sqlx::query_as("SELECT dedup_key, category, space_id FROM events")
                     .fetch_all(&mut conn)
                     .await
                     .unwrap();

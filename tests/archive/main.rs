@@ -11,3 +11,4 @@ mod order;
 mod search;
 mod seeds;
 mod socket;
+mod upgrade;
