@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod export;
 pub mod generate;
 pub mod index;
 pub mod indexer;

@@ -1,5 +1,6 @@
 //! The command line: global options, one file per subcommand, and the exit codes.
 
+mod export;
 mod generate;
 mod ingest;
 mod reindex;
@@ -87,6 +88,9 @@ pub enum Command {
     Spaces(spaces::SpacesArgs),
     /// Show archive totals.
     Stats(stats::StatsArgs),
+    /// Write a compliance export (JSON lines with versions, removals, manifest,
+    /// checksums and a cursor); `export verify FILE` checks one.
+    Export(export::ExportArgs),
     /// Rebuild the search index from SQLite.
     Reindex(reindex::ReindexArgs),
     /// Check SQLite integrity and that every message is indexed exactly once.
@@ -129,6 +133,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Search(args) => search::run(&cli.global, args).await,
         Command::Spaces(args) => spaces::run(&cli.global, args).await,
         Command::Stats(args) => stats::run(&cli.global, args).await,
+        Command::Export(args) => export::run(&cli.global, args).await,
         Command::Reindex(args) => reindex::run(&cli.global, args).await,
         Command::Verify(args) => verify::run(&cli.global, args).await,
         Command::Run(args) => run::run(&cli.global, args).await,

@@ -100,7 +100,7 @@ pub enum ColorArg {
     Never,
 }
 
-fn time_arg(name: &str, value: &Option<String>) -> Result<Option<i64>, String> {
+pub(super) fn time_arg(name: &str, value: &Option<String>) -> Result<Option<i64>, String> {
     match value {
         None => Ok(None),
         Some(text) => parse_time_arg(text, now_millis()).map(Some).ok_or_else(|| {
@@ -109,7 +109,7 @@ fn time_arg(name: &str, value: &Option<String>) -> Result<Option<i64>, String> {
     }
 }
 
-fn bad_usage(message: &str) -> anyhow::Result<Outcome> {
+pub(super) fn bad_usage(message: &str) -> anyhow::Result<Outcome> {
     eprintln!("error: {message}");
     Ok(Outcome::BadUsage)
 }

@@ -17,13 +17,24 @@ pub fn dedup_key(payload: &DecodedPayload) -> Vec<u8> {
         .message_id()
         .or(payload.space_id.as_deref())
         .unwrap_or("");
-    let mut key = Vec::with_capacity(id.len() + payload.digest.len());
-    match unhex(id) {
-        Some(bytes) => key.extend(bytes),
-        None => key.extend_from_slice(id.as_bytes()),
-    }
+    let mut key = id_prefix(id);
     key.extend_from_slice(&payload.digest);
     key
+}
+
+/// The bytes every key of payloads about `id` begins with.
+pub fn id_prefix(id: &str) -> Vec<u8> {
+    unhex(id).unwrap_or_else(|| id.as_bytes().to_vec())
+}
+
+/// The range of keys of the payloads about `id` (and, for ids of other shapes, maybe
+/// some about another id with the same prefix: check `message_id`).
+pub fn id_range(id: &str) -> (Vec<u8>, Vec<u8>) {
+    let start = id_prefix(id);
+    let mut end = start.clone();
+    // Longer than any digest, so above every key that starts with `start`.
+    end.extend_from_slice(&[0xff; 17]);
+    (start, end)
 }
 
 /// The bytes of an even number of hex digits (either case), as SQLite's `unhex`.

@@ -113,3 +113,51 @@ pub async fn earlier_texts(
     }
     Ok(out)
 }
+
+/// A stored payload of a message, for `export --raw`.
+pub struct MessageEvent {
+    /// Sequence number.
+    pub seq: i64,
+    /// When it arrived (UTC ms).
+    pub received_at: i64,
+    /// `live`, `backfill` or `import`.
+    pub source: String,
+    /// Its category.
+    pub category: String,
+    /// The payload text exactly as received.
+    pub payload: String,
+}
+
+/// The payloads about message `id` up to `last_seq`, in arrival order. Found through
+/// the payload keys, which begin with the message id (see `dedup`).
+pub async fn message_events(
+    conn: &mut sqlx::SqliteConnection,
+    id: &str,
+    last_seq: i64,
+) -> Result<Vec<MessageEvent>, StoreError> {
+    let (start, end) = super::dedup::id_range(id);
+    let rows = sqlx::query(
+        "SELECT seq, received_at, source, category, payload FROM events \
+         WHERE dedup_key >= ? AND dedup_key < ? AND message_id = ? AND seq <= ? ORDER BY seq",
+    )
+    .bind(start)
+    .bind(end)
+    .bind(id)
+    .bind(last_seq)
+    .fetch_all(conn)
+    .await?;
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        let payload = super::codec::decompress(row.try_get(4)?)
+            .map_err(|e| StoreError::Corrupt(format!("payload does not decompress: {e}")))?;
+        events.push(MessageEvent {
+            seq: row.try_get(0)?,
+            received_at: row.try_get(1)?,
+            source: row.try_get(2)?,
+            category: row.try_get(3)?,
+            payload: String::from_utf8(payload)
+                .map_err(|e| StoreError::Corrupt(format!("payload is not UTF-8: {e}")))?,
+        });
+    }
+    Ok(events)
+}

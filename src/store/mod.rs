@@ -1,7 +1,7 @@
 //! SQLite via sqlx: opening and migrating the archive, the batched writer, and the
 //! read queries behind `spaces` and `stats`.
 
-mod body;
+pub mod body;
 mod bulk;
 mod codec;
 mod dedup;

@@ -2,6 +2,7 @@
 
 mod cli;
 mod consistency;
+mod export;
 mod generated;
 mod helpers;
 mod interop;

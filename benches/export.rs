@@ -1,0 +1,111 @@
+//! Export benchmark: `export` of a whole archive to a file, through the library (the
+//! same code path as `spaces-archive export --output`). Prints messages/s, versions,
+//! the file's size and the export's peak memory. With `BENCH_DATA_DIR` naming an
+//! existing archive it exports that; otherwise it generates and ingests `BENCH_EVENTS`
+//! payloads (default 200,000) first. `BENCH_COMPRESS=zstd|gzip` compresses.
+//! Run with `cargo bench --bench export`.
+
+mod common;
+
+use common::peak_rss_mb;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use spaces_archive::export::{export, Compression, ExportOptions, Removed};
+use spaces_archive::generate::{write_stream, GenerateOptions};
+use spaces_archive::index::SearchIndex;
+use spaces_archive::ingest::{ingest, Input};
+use spaces_archive::store::Archive;
+
+fn main() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let data = match std::env::var_os("BENCH_DATA_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let events: u64 = std::env::var("BENCH_EVENTS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(200_000);
+            let input = work.path().join("stream.jsonl");
+            let mut file = std::io::BufWriter::new(std::fs::File::create(&input).expect("input"));
+            write_stream(
+                GenerateOptions {
+                    events,
+                    seed: 42,
+                    spaces: 8,
+                },
+                &mut file,
+            )
+            .expect("generate");
+            drop(file);
+            let data = work.path().join("data");
+            runtime.block_on(async {
+                let archive = Archive::open(&data).await.expect("archive");
+                let index = SearchIndex::open(&data).expect("index");
+                let inputs = vec![Input::open(input.to_str().expect("path")).expect("open")];
+                ingest(
+                    archive.clone(),
+                    &index,
+                    inputs,
+                    indicatif::ProgressBar::hidden(),
+                )
+                .await
+                .expect("ingest");
+                archive.close().await;
+            });
+            data
+        }
+    };
+    let compression = match std::env::var("BENCH_COMPRESS").as_deref() {
+        Ok("zstd") => Some(Compression::Zstd),
+        Ok("gzip") => Some(Compression::Gzip),
+        _ => None,
+    };
+    let output = work.path().join("export.jsonl");
+    // Peak memory from here on: the ingest above is not the export's.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let options = ExportOptions {
+        spaces: Vec::new(),
+        from: Vec::new(),
+        kind: None,
+        since: None,
+        until: None,
+        by_modified: false,
+        removed: Removed::Include,
+        raw: false,
+        after_cursor: None,
+    };
+    let started = Instant::now();
+    let summary = runtime.block_on(async {
+        let archive = Archive::open(&data).await.expect("archive");
+        export(
+            &archive,
+            &options,
+            Some(&output),
+            compression,
+            indicatif::ProgressBar::hidden(),
+        )
+        .await
+        .expect("export")
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    let messages = summary.counts["message"];
+    println!("export of {} ({compression:?})", data.display());
+    println!("  messages       {messages}");
+    println!("  versions       {}", summary.counts["version"]);
+    println!("  time           {seconds:.2} s");
+    println!(
+        "  throughput     {:.0} messages/s",
+        messages as f64 / seconds
+    );
+    println!("  peak RSS       {:.0} MB", peak_rss_mb());
+    println!(
+        "  file           {:.1} MB",
+        std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0) as f64 / 1e6
+    );
+}

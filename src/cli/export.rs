@@ -1,0 +1,177 @@
+//! `spaces-archive export` and `spaces-archive export verify FILE`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::search::{bad_usage, time_arg, KindArg, RemovedArg};
+use super::{Global, Outcome};
+use crate::export::verify::verify_file;
+use crate::export::{export, Compression, ExportError, ExportOptions, Removed};
+
+/// Arguments of `export`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ExportArgs {
+    /// `export verify FILE`.
+    #[command(subcommand)]
+    pub command: Option<ExportCommand>,
+    /// What to export and where.
+    #[command(flatten)]
+    pub options: ExportFlags,
+}
+
+/// `export` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Check an export: manifest and complete records, counts, SHA-256, sidecar.
+    Verify {
+        /// The export file.
+        file: PathBuf,
+    },
+}
+
+/// The flags of an export.
+#[derive(Debug, Args)]
+pub struct ExportFlags {
+    /// Only this space (id or title; repeatable).
+    #[arg(long, value_name = "ID_OR_TITLE")]
+    pub space: Vec<String>,
+    /// Only messages from this person (id, name or user name; repeatable).
+    #[arg(long, value_name = "PERSON")]
+    pub from: Vec<String>,
+    /// Only this kind.
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+    /// Created (or, with --by-modified, modified) at or after: ISO date-time, date, or
+    /// relative (7d).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Created (or modified) before.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Apply --since/--until to the modified time.
+    #[arg(long)]
+    pub by_modified: bool,
+    /// Removed messages.
+    #[arg(long, value_enum, default_value_t = RemovedArg::Include)]
+    pub removed: RemovedArg,
+    /// Add the verbatim payloads of each message's events.
+    #[arg(long)]
+    pub raw: bool,
+    /// Write here (through a temporary file renamed when complete) and FILE.sha256
+    /// beside it; default stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Compress the output.
+    #[arg(long, value_enum)]
+    pub compress: Option<CompressArg>,
+    /// Only what changed after the cursor of an earlier export (same filters).
+    #[arg(long, value_name = "CURSOR")]
+    pub after_cursor: Option<String>,
+}
+
+/// `--compress`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CompressArg {
+    /// zstd.
+    Zstd,
+    /// gzip.
+    Gzip,
+}
+
+/// Runs `export` or `export verify`.
+pub async fn run(global: &Global, args: ExportArgs) -> anyhow::Result<Outcome> {
+    if let Some(ExportCommand::Verify { file }) = args.command {
+        return verify(&file);
+    }
+    let flags = args.options;
+    let (since, until) = match (
+        time_arg("--since", &flags.since),
+        time_arg("--until", &flags.until),
+    ) {
+        (Ok(since), Ok(until)) => (since, until),
+        (Err(e), _) | (_, Err(e)) => return bad_usage(&e),
+    };
+    let options = ExportOptions {
+        spaces: flags.space,
+        from: flags.from,
+        kind: flags.kind.map(|k| format!("{k:?}").to_lowercase()),
+        since,
+        until,
+        by_modified: flags.by_modified,
+        removed: match flags.removed {
+            RemovedArg::Include => Removed::Include,
+            RemovedArg::Exclude => Removed::Exclude,
+            RemovedArg::Only => Removed::Only,
+        },
+        raw: flags.raw,
+        after_cursor: flags.after_cursor,
+    };
+    let compression = flags.compress.map(|c| match c {
+        CompressArg::Zstd => Compression::Zstd,
+        CompressArg::Gzip => Compression::Gzip,
+    });
+    let progress = if std::io::stderr().is_terminal() {
+        ProgressBar::new(0).with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} messages {per_sec} {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        )
+    } else {
+        ProgressBar::hidden()
+    };
+    let archive = global.open().await?;
+    match export(
+        &archive,
+        &options,
+        flags.output.as_deref(),
+        compression,
+        progress,
+    )
+    .await
+    {
+        Ok(summary) => {
+            let counts: Vec<String> = summary
+                .counts
+                .iter()
+                .map(|(name, n)| format!("{n} {name}"))
+                .collect();
+            eprintln!("exported {}", counts.join(", "));
+            if let Some(path) = &flags.output {
+                eprintln!("{}: sha256 {}", path.display(), summary.file_sha256);
+            }
+            eprintln!("cursor {}", summary.cursor);
+            Ok(Outcome::Success)
+        }
+        Err(ExportError::Filter(e) | ExportError::Cursor(e)) => bad_usage(&e),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn verify(file: &std::path::Path) -> anyhow::Result<Outcome> {
+    let found = match verify_file(file) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", file.display());
+            return Ok(Outcome::Failure);
+        }
+    };
+    for note in &found.notes {
+        eprintln!("note: {note}");
+    }
+    if found.problems.is_empty() {
+        let counts: Vec<String> = found
+            .counts
+            .iter()
+            .map(|(name, n)| format!("{n} {name}"))
+            .collect();
+        println!("{}: ok, {}", file.display(), counts.join(", "));
+        return Ok(Outcome::Success);
+    }
+    for problem in &found.problems {
+        eprintln!("{}: {problem}", file.display());
+    }
+    Ok(Outcome::Failure)
+}

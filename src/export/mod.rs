@@ -1,0 +1,297 @@
+//! `export`: compliance exports as JSON lines (`spaces-archive-export/1`), streamed from
+//! one read snapshot of SQLite in constant memory, with a manifest, counts, a SHA-256
+//! of the records, and a cursor for incremental exports; `export verify` checks one.
+//!
+//! Threads: SQLite steps the query on its own thread, this task turns rows into
+//! per-message groups, and a builder thread makes the JSON (reading back HTML from
+//! compressed payloads), hashes and writes it.
+
+mod messages;
+mod records;
+mod scope;
+mod sink;
+mod spaces;
+pub mod verify;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use futures_util::TryStreamExt;
+use indicatif::ProgressBar;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use tokio::sync::mpsc;
+
+use messages::{
+    message_line, message_query, message_row, same_message, version_row, MessageRows, People,
+};
+use records::{ArchiveInfo, Complete, Manifest, RawEvent, FORMAT};
+pub use scope::{ExportOptions, Removed, Scope};
+pub use sink::Compression;
+use sink::Sink;
+
+use crate::event::time::{format_millis, now_millis};
+use crate::store::{lookup, Archive, StoreError};
+
+/// Messages handed to the builder thread at a time.
+const BATCH: usize = 256;
+
+/// Why an export failed. Nothing is left at `--output` when it does.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A filter names nothing in the archive.
+    #[error("{0}")]
+    Filter(String),
+    /// `--after-cursor` is not usable.
+    #[error("{0}")]
+    Cursor(String),
+    /// The archive.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A query.
+    #[error("reading the archive: {0}")]
+    Sql(#[from] sqlx::Error),
+    /// Writing the export.
+    #[error("writing the export: {0}")]
+    Io(#[from] std::io::Error),
+    /// A stored JSON column that does not parse.
+    #[error("stored JSON does not parse: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone)]
+pub struct ExportSummary {
+    /// Records by type, and versions (and payloads with `--raw`).
+    pub counts: BTreeMap<String, u64>,
+    /// Resumes an incremental export after this one.
+    pub cursor: String,
+    /// SHA-256 of the bytes written (the file as stored, compressed or not).
+    pub file_sha256: String,
+}
+
+/// Writes an export of `archive` to `output` (stdout when `None`).
+pub async fn export(
+    archive: &Archive,
+    options: &ExportOptions,
+    output: Option<&Path>,
+    compression: Option<Compression>,
+    progress: ProgressBar,
+) -> Result<ExportSummary, ExportError> {
+    let scope = Scope::resolve(archive, options).await?;
+    let after = match &options.after_cursor {
+        Some(cursor) => Some(scope.resume_after(cursor)?),
+        None => None,
+    };
+    // One read transaction: everything below sees the archive as of one instant.
+    let mut snapshot = archive.pool().begin().await?;
+    let info = archive_info(&mut snapshot).await?;
+    let people = spaces::load_people(&mut snapshot).await?;
+    if !progress.is_hidden() {
+        progress.set_length(count_in_scope(&mut snapshot, &scope, after, info.last_seq).await?);
+    }
+    let last_seq = info.last_seq;
+    let mut sink = Sink::open(output, compression)?;
+    let filters = {
+        let mut filters = scope.to_json();
+        filters["after_cursor"] = options.after_cursor.clone().into();
+        filters
+    };
+    sink.line(&serde_json::to_vec(&Manifest {
+        kind: "manifest",
+        format: FORMAT,
+        generated_at: format_millis(now_millis()),
+        generator: format!("spaces-archive {}", env!("CARGO_PKG_VERSION")),
+        filters: &filters,
+        archive: info,
+    })?)?;
+    let mut counts = BTreeMap::new();
+    let spaces = spaces::space_records(&mut snapshot, &scope, after, last_seq, &people).await?;
+    counts.insert("space".to_string(), spaces.len() as u64);
+    for space in &spaces {
+        sink.line(&serde_json::to_vec(space)?)?;
+    }
+    drop(spaces);
+    counts.insert("message".into(), 0);
+    counts.insert("version".into(), 0);
+    if after.is_some() {
+        counts.insert("out_of_scope".into(), 0);
+    }
+    if scope.raw {
+        counts.insert("event".into(), 0);
+    }
+
+    let (batches, received) = mpsc::channel::<Vec<MessageRows>>(4);
+    let builder = {
+        let people = people.clone();
+        let progress = progress.clone();
+        std::thread::spawn(move || build_lines(received, sink, counts, &people, &progress))
+    };
+    let mut raw_conn = match scope.raw {
+        true => Some(archive.pool().acquire().await?),
+        false => None,
+    };
+    let read = stream_messages(
+        &mut snapshot,
+        message_query(&scope, after, last_seq),
+        &batches,
+        raw_conn.as_deref_mut(),
+        last_seq,
+    )
+    .await;
+    drop(batches);
+    let built = builder.join().map_err(|_| {
+        ExportError::Io(std::io::Error::other(
+            "the export's builder thread panicked",
+        ))
+    })?;
+    read?;
+    let (sink, counts) = built?;
+    progress.finish_and_clear();
+    let cursor = scope.cursor(last_seq);
+    let complete = Complete {
+        kind: "complete",
+        counts: &counts,
+        cursor: cursor.clone(),
+        sha256: sink.records_sha256(),
+    };
+    let file_sha256 = sink.finish(&serde_json::to_vec(&complete)?)?;
+    Ok(ExportSummary {
+        counts,
+        cursor,
+        file_sha256,
+    })
+}
+
+async fn archive_info(conn: &mut SqliteConnection) -> Result<ArchiveInfo, ExportError> {
+    let row = sqlx::query(
+        "SELECT (SELECT count(*) FROM events), (SELECT coalesce(max(seq), 0) FROM events), \
+         (SELECT count(*) FROM messages), (SELECT count(*) FROM spaces)",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(ArchiveInfo {
+        events: row.try_get(0)?,
+        last_seq: row.try_get(1)?,
+        messages: row.try_get(2)?,
+        spaces: row.try_get(3)?,
+    })
+}
+
+/// Messages the export will write, for the progress bar.
+async fn count_in_scope(
+    conn: &mut SqliteConnection,
+    scope: &Scope,
+    after: Option<i64>,
+    last_seq: i64,
+) -> Result<u64, ExportError> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT count(*) FROM messages m WHERE ");
+    scope.push_fixed(&mut q);
+    match after {
+        None => {
+            q.push(" AND ");
+            scope.push_changing(&mut q);
+        }
+        Some(seq) => {
+            q.push(" AND m.id IN (SELECT message_id FROM events WHERE seq > ")
+                .push_bind(seq)
+                .push(" AND seq <= ")
+                .push_bind(last_seq)
+                .push(")");
+        }
+    }
+    let n: i64 = q.build().fetch_one(conn).await?.try_get(0)?;
+    Ok(n as u64)
+}
+
+/// Streams the rows of `query`, grouped by message, to the builder in batches.
+async fn stream_messages(
+    conn: &mut SqliteConnection,
+    mut query: QueryBuilder<'_, Sqlite>,
+    batches: &mpsc::Sender<Vec<MessageRows>>,
+    mut raw: Option<&mut SqliteConnection>,
+    last_seq: i64,
+) -> Result<(), ExportError> {
+    let mut rows = query.build().fetch(conn);
+    let mut batch: Vec<MessageRows> = Vec::with_capacity(BATCH);
+    while let Some(row) = rows.try_next().await? {
+        let continues = batch
+            .last()
+            .is_some_and(|m: &MessageRows| same_message(&row, m.message_id()));
+        if continues {
+            if let Some(last) = batch.last_mut() {
+                last.versions.push(version_row(&row)?);
+            }
+            continue;
+        }
+        if batch.len() == BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            if batches.send(full).await.is_err() {
+                return Ok(()); // the builder stopped; its error is reported
+            }
+        }
+        let message = message_row(&row)?;
+        let events = match raw.as_deref_mut() {
+            Some(conn) if message.in_scope => Some(raw_events(conn, message.id(), last_seq).await?),
+            _ => None,
+        };
+        batch.push(MessageRows {
+            versions: vec![version_row(&row)?],
+            message,
+            events,
+        });
+    }
+    if !batch.is_empty() {
+        let _ = batches.send(batch).await;
+    }
+    Ok(())
+}
+
+async fn raw_events(
+    conn: &mut SqliteConnection,
+    id: &str,
+    last_seq: i64,
+) -> Result<Vec<RawEvent>, ExportError> {
+    Ok(lookup::message_events(conn, id, last_seq)
+        .await?
+        .into_iter()
+        .map(|e| RawEvent {
+            seq: e.seq,
+            received_at: format_millis(e.received_at),
+            source: e.source,
+            category: e.category,
+            payload: e.payload,
+        })
+        .collect())
+}
+
+/// The builder thread: JSON lines of each batch, hashed and written in order.
+fn build_lines(
+    mut received: mpsc::Receiver<Vec<MessageRows>>,
+    mut sink: Sink,
+    mut counts: BTreeMap<String, u64>,
+    people: &People,
+    progress: &ProgressBar,
+) -> Result<(Sink, BTreeMap<String, u64>), ExportError> {
+    let add = |counts: &mut BTreeMap<String, u64>, key: &str, n: u64| {
+        if let Some(c) = counts.get_mut(key) {
+            *c += n;
+        }
+    };
+    while let Some(batch) = received.blocking_recv() {
+        let n = batch.len() as u64;
+        for rows in batch {
+            let events = rows.events.as_ref().map_or(0, |e| e.len() as u64);
+            let (line, versions, in_scope) = message_line(rows, people)?;
+            sink.line(&line)?;
+            if in_scope {
+                add(&mut counts, "message", 1);
+                add(&mut counts, "version", versions);
+                add(&mut counts, "event", events);
+            } else {
+                add(&mut counts, "out_of_scope", 1);
+            }
+        }
+        progress.inc(n);
+    }
+    Ok((sink, counts))
+}

@@ -1,0 +1,251 @@
+//! The records of `spaces-archive-export/1`, one JSON object per line, each with a
+//! `type`: a manifest first, then spaces, then messages (and, in an incremental export,
+//! messages that left the filters), and a `complete` record last.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+/// The format name written in the manifest.
+pub const FORMAT: &str = "spaces-archive-export/1";
+
+/// A person as an export names them.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PersonRecord {
+    /// Avaya id.
+    pub id: String,
+    /// Display name, when known.
+    pub name: Option<String>,
+    /// User name (e-mail), when known.
+    pub username: Option<String>,
+}
+
+/// First line.
+#[derive(Debug, Serialize)]
+pub struct Manifest<'a> {
+    /// Always `manifest`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// [`FORMAT`].
+    pub format: &'static str,
+    /// When the export was made (ISO-8601 UTC).
+    pub generated_at: String,
+    /// The program and version that made it.
+    pub generator: String,
+    /// The filters, as resolved (ids, times in ISO-8601).
+    pub filters: &'a serde_json::Value,
+    /// What the archive held when the export began.
+    pub archive: ArchiveInfo,
+}
+
+/// The archive's state at the export's snapshot.
+#[derive(Debug, Serialize)]
+pub struct ArchiveInfo {
+    /// Payloads stored.
+    pub events: i64,
+    /// Sequence number of the last payload the snapshot holds.
+    pub last_seq: i64,
+    /// Messages stored (in or out of scope).
+    pub messages: i64,
+    /// Spaces stored.
+    pub spaces: i64,
+}
+
+/// A space in scope.
+#[derive(Debug, Serialize)]
+pub struct SpaceRecord {
+    /// Always `space`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Avaya id.
+    pub id: String,
+    /// Title.
+    pub title: Option<String>,
+    /// `group`, `direct`, …
+    pub space_type: Option<String>,
+    /// Archive status as Avaya sends it (0 active).
+    pub status: Option<i64>,
+    /// Description, HTML.
+    pub description_html: Option<String>,
+    /// Retention policy, as sent.
+    pub retention: Option<Box<RawValue>>,
+    /// Settings, as sent.
+    pub settings: Option<Box<RawValue>>,
+    /// Created (ISO-8601 UTC).
+    pub created: Option<String>,
+    /// Last modified.
+    pub modified: Option<String>,
+    /// Members as of the latest membership snapshot.
+    pub members: Vec<MemberRecord>,
+    /// Joins and leaves, as successive snapshots showed them, oldest first.
+    pub membership_changes: Vec<MembershipChange>,
+}
+
+/// A current member.
+#[derive(Debug, Serialize)]
+pub struct MemberRecord {
+    /// Who.
+    pub person: PersonRecord,
+    /// Role in the space.
+    pub role: Option<String>,
+    /// When they joined, as Avaya reports it.
+    pub joined_at: Option<String>,
+    /// When they left, when they have.
+    pub left_at: Option<String>,
+}
+
+/// A join or leave.
+#[derive(Debug, Serialize)]
+pub struct MembershipChange {
+    /// Who.
+    pub person: PersonRecord,
+    /// `join` or `leave`.
+    pub change: String,
+    /// When it happened, when Avaya says.
+    pub at: Option<String>,
+    /// Role at that time.
+    pub role: Option<String>,
+    /// When the archive saw it (the snapshot payload's arrival).
+    pub seen_at: Option<String>,
+}
+
+/// A task's status and due date.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct TaskRecord {
+    /// Status as sent (`pending`, `completed`, …).
+    pub status: Option<String>,
+    /// Due date.
+    pub due: Option<String>,
+}
+
+/// A removal.
+#[derive(Debug, Serialize)]
+pub struct RemovalRecord {
+    /// When the message was removed.
+    pub at: String,
+    /// Who removed it, when known.
+    pub by: Option<PersonRecord>,
+}
+
+/// One stored state of a message.
+#[derive(Debug, Serialize)]
+pub struct VersionRecord {
+    /// 1 for the first state stored, then 2, 3, …
+    pub vno: i64,
+    /// `create`, `update` or `remove`.
+    pub change: String,
+    /// The fields that differ from the version before (empty for the first).
+    pub changed: Vec<&'static str>,
+    /// When this state came into being.
+    pub at: String,
+    /// The message's `modified` in that state.
+    pub modified: Option<String>,
+    /// Who made the change, when known.
+    pub editor: Option<PersonRecord>,
+    /// Whether this state is a removal.
+    pub removed: bool,
+    /// Plain text.
+    pub text: String,
+    /// HTML as sent.
+    pub html: String,
+    /// Description (posts and tasks), plain text.
+    pub description: String,
+    /// Description, HTML.
+    pub description_html: String,
+    /// Task status and due date (tasks).
+    pub task: Option<TaskRecord>,
+    /// Attachments.
+    pub attachments: Box<RawValue>,
+    /// Task assignees.
+    pub assignees: Vec<PersonRecord>,
+}
+
+/// A message in scope: its current state and every stored state.
+#[derive(Debug, Serialize)]
+pub struct MessageRecord {
+    /// Always `message`.
+    #[serde(rename = "type")]
+    pub kind_tag: &'static str,
+    /// Avaya id.
+    pub id: String,
+    /// Its space.
+    pub space_id: Option<String>,
+    /// `chat`, `post` or `task`.
+    pub kind: String,
+    /// The post or task a chat replies to.
+    pub parent_id: Option<String>,
+    /// Who sent it.
+    pub sender: Option<PersonRecord>,
+    /// Created.
+    pub created: Option<String>,
+    /// Last modified.
+    pub modified: Option<String>,
+    /// Current plain text.
+    pub text: String,
+    /// Current HTML.
+    pub html: String,
+    /// Current description, plain text.
+    pub description: String,
+    /// Current description, HTML.
+    pub description_html: String,
+    /// Current attachments.
+    pub attachments: Box<RawValue>,
+    /// Current assignees (tasks).
+    pub assignees: Vec<PersonRecord>,
+    /// Current task status and due date (tasks).
+    pub task: Option<TaskRecord>,
+    /// Likes, as last sent.
+    pub like_count: Option<i64>,
+    /// Replies, as last sent.
+    pub chat_count: Option<i64>,
+    /// `null`, or when and by whom it was removed.
+    pub removed: Option<RemovalRecord>,
+    /// Every stored state, oldest first.
+    pub versions: Vec<VersionRecord>,
+    /// With `--raw`: the verbatim payloads of the message's events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<RawEvent>>,
+}
+
+/// A payload as received, for `--raw`.
+#[derive(Debug, Serialize)]
+pub struct RawEvent {
+    /// Sequence number in the archive.
+    pub seq: i64,
+    /// When it arrived.
+    pub received_at: String,
+    /// `live`, `backfill` or `import`.
+    pub source: String,
+    /// Its category.
+    pub category: String,
+    /// The payload text exactly as received.
+    pub payload: String,
+}
+
+/// In an incremental export: a message that changed after the cursor and no longer
+/// matches the filters (it was removed, or its time left the range). Drop it.
+#[derive(Debug, Serialize)]
+pub struct OutOfScope {
+    /// Always `out_of_scope`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The message.
+    pub id: String,
+    /// Its space.
+    pub space_id: Option<String>,
+}
+
+/// Last line.
+#[derive(Debug, Serialize)]
+pub struct Complete<'a> {
+    /// Always `complete`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Records by type (the manifest and this record not counted), and versions.
+    pub counts: &'a BTreeMap<String, u64>,
+    /// Pass to `--after-cursor` for what changes after this export.
+    pub cursor: String,
+    /// SHA-256 (hex) of every byte before this line.
+    pub sha256: String,
+}
