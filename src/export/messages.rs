@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite};
 
 use super::records::{
     MessageRecord, OutOfScope, PersonRecord, RawEvent, RemovalRecord, TaskRecord, VersionRecord,
@@ -21,25 +20,17 @@ use crate::store::StoreError;
 /// Everyone in the archive, by id.
 pub type People = Arc<HashMap<String, PersonRecord>>;
 
-/// The message query: fixed filters, then either the changing filters (a full export)
-/// or "changed after the cursor" (an incremental one, which also reports messages that
-/// left the filters). `in_scope` says whether a row's message matches now.
-pub fn message_query<'a>(
+/// The keys (rowids) of the messages to export, in export order: fixed filters, then
+/// either the changing filters (a full export) or "changed after the cursor" (an
+/// incremental one, which also reports messages that left the filters). One row: a
+/// JSON array, 8 bytes per message once parsed.
+pub fn keys_query<'a>(
     scope: &Scope,
     after: Option<i64>,
     snapshot: i64,
 ) -> QueryBuilder<'a, Sqlite> {
     let mut q = QueryBuilder::new(
-        "SELECT m.id, m.space_id, m.kind, m.parent_id, m.sender_id, m.created, m.modified, \
-         m.like_count, m.chat_count, m.removed_at, m.removed_by, m.current_vno, ",
-    );
-    scope.push_changing(&mut q);
-    q.push(
-        " AS in_scope, v.vno, v.change, v.at, v.modified, v.editor_id, v.removed, v.text, v.html, \
-         v.description_text, v.description_html, v.task_status, v.due, v.attachments, v.assignees, \
-         CASE WHEN v.html IS NULL OR v.description_html IS NULL THEN e.payload END \
-         FROM messages m CROSS JOIN versions v ON v.message_id = m.id \
-         LEFT JOIN events e ON e.seq = v.event_seq WHERE ",
+        "SELECT json_group_array(k) FROM (SELECT m.rowid AS k FROM messages m WHERE ",
     );
     scope.push_fixed(&mut q);
     match after {
@@ -55,11 +46,75 @@ pub fn message_query<'a>(
                 .push(" AND message_id IS NOT NULL)");
         }
     }
-    q.push(" ORDER BY m.space_id, m.created, m.id, v.vno");
+    q.push(" ORDER BY m.space_id, m.created, m.id)");
     q
 }
 
-/// The message columns of a row.
+/// One chunk of messages by rowid, in the order given, as one row: a JSON array with,
+/// per message, its columns and a nested array of its versions (with the payload, in
+/// hex, when the version's HTML is read from it). SQLite builds the JSON; the rows of
+/// sqlx cost a thread hand-off each, which one row per message and version made the
+/// largest cost of an export.
+pub fn chunk_query<'a>(scope: &Scope, rowids: &[i64]) -> QueryBuilder<'a, Sqlite> {
+    let mut q = QueryBuilder::new(
+        "SELECT json_group_array(json_array(m.id, m.space_id, m.kind, m.parent_id, m.sender_id, \
+         m.created, m.modified, m.like_count, m.chat_count, m.removed_at, m.removed_by, \
+         m.current_vno, ",
+    );
+    scope.push_changing(&mut q);
+    q.push(
+        ", (SELECT json_group_array(json_array(v.vno, v.change, v.at, v.modified, v.editor_id, \
+         v.removed, v.text, v.html, v.description_text, v.description_html, v.task_status, v.due, \
+         v.attachments, v.assignees, \
+         CASE WHEN v.html IS NULL OR v.description_html IS NULL THEN hex(e.payload) END) \
+         ORDER BY v.vno) FROM versions v LEFT JOIN events e ON e.seq = v.event_seq \
+         WHERE v.message_id = m.id)) ORDER BY k.key) \
+         FROM json_each(",
+    );
+    q.push_bind(serde_json::to_string(rowids).unwrap_or_default());
+    q.push(") k JOIN messages m ON m.rowid = k.value");
+    q
+}
+
+/// A message's columns as [`chunk_query`] writes them.
+#[derive(Debug, serde::Deserialize)]
+struct MessageColumns(
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    i64,
+    i64,
+    Vec<VersionColumns>,
+);
+
+/// A version's columns as [`chunk_query`] writes them.
+#[derive(Debug, serde::Deserialize)]
+struct VersionColumns(
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    i64,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+/// A message's columns.
 #[derive(Debug)]
 pub struct MessageRow {
     id: String,
@@ -78,7 +133,7 @@ pub struct MessageRow {
     pub in_scope: bool,
 }
 
-/// The version columns of a row.
+/// A version's columns.
 #[derive(Debug)]
 pub struct VersionRow {
     vno: i64,
@@ -116,56 +171,74 @@ impl MessageRows {
     }
 }
 
-impl MessageRow {
-    /// The message's id.
-    pub fn id(&self) -> &str {
-        &self.id
+/// The messages of one [`chunk_query`] row.
+pub fn parse_chunk(json: &str) -> Result<Vec<MessageRows>, ExportError> {
+    let corrupt =
+        |e: serde_json::Error| StoreError::Corrupt(format!("an export chunk does not parse: {e}"));
+    let columns: Vec<MessageColumns> = serde_json::from_str(json).map_err(corrupt)?;
+    let mut messages = Vec::with_capacity(columns.len());
+    for c in columns {
+        let versions =
+            c.13.into_iter()
+                .map(version_from)
+                .collect::<Result<Vec<_>, ExportError>>()?;
+        messages.push(MessageRows {
+            message: MessageRow {
+                id: c.0,
+                space_id: c.1,
+                kind: c.2,
+                parent_id: c.3,
+                sender_id: c.4,
+                created: c.5,
+                modified: c.6,
+                like_count: c.7,
+                chat_count: c.8,
+                removed_at: c.9,
+                removed_by: c.10,
+                current_vno: c.11,
+                in_scope: c.12 != 0,
+            },
+            versions,
+            events: None,
+        });
     }
+    Ok(messages)
 }
 
-/// Reads the message columns of a row.
-pub fn message_row(row: &SqliteRow) -> Result<MessageRow, sqlx::Error> {
-    Ok(MessageRow {
-        id: row.try_get(0)?,
-        space_id: row.try_get(1)?,
-        kind: row.try_get(2)?,
-        parent_id: row.try_get(3)?,
-        sender_id: row.try_get(4)?,
-        created: row.try_get(5)?,
-        modified: row.try_get(6)?,
-        like_count: row.try_get(7)?,
-        chat_count: row.try_get(8)?,
-        removed_at: row.try_get(9)?,
-        removed_by: row.try_get(10)?,
-        current_vno: row.try_get(11)?,
-        in_scope: row.try_get(12)?,
-    })
-}
-
-/// Reads the version columns of a row.
-pub fn version_row(row: &SqliteRow) -> Result<VersionRow, sqlx::Error> {
+fn version_from(v: VersionColumns) -> Result<VersionRow, ExportError> {
+    let payload = match v.14 {
+        Some(hex) => Some(unhex(&hex)?),
+        None => None,
+    };
     Ok(VersionRow {
-        vno: row.try_get(13)?,
-        change: row.try_get(14)?,
-        at: row.try_get(15)?,
-        modified: row.try_get(16)?,
-        editor_id: row.try_get(17)?,
-        removed: row.try_get(18)?,
-        text: row.try_get(19)?,
-        html: row.try_get(20)?,
-        description_text: row.try_get(21)?,
-        description_html: row.try_get(22)?,
-        task_status: row.try_get(23)?,
-        due: row.try_get(24)?,
-        attachments: row.try_get(25)?,
-        assignees: row.try_get(26)?,
-        payload: row.try_get(27)?,
+        vno: v.0,
+        change: v.1,
+        at: v.2,
+        modified: v.3,
+        editor_id: v.4,
+        removed: v.5 != 0,
+        text: v.6,
+        html: v.7,
+        description_text: v.8,
+        description_html: v.9,
+        task_status: v.10,
+        due: v.11,
+        attachments: v.12,
+        assignees: v.13,
+        payload,
     })
 }
 
-/// Whether `row` belongs to the message `id` (rows of one message are consecutive).
-pub fn same_message(row: &SqliteRow, id: &str) -> bool {
-    row.try_get::<&str, _>(0).is_ok_and(|r| r == id)
+fn unhex(hex: &str) -> Result<Vec<u8>, ExportError> {
+    let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    hex.as_bytes()
+        .chunks(2)
+        .map(|pair| match pair {
+            [high, low] => Some((digit(*high)? << 4) | digit(*low)?),
+            _ => None,
+        })
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(|| StoreError::Corrupt("a payload's hex does not decode".into()).into())
 }
 
 /// The line of one message: a message record, or `out_of_scope` when it left the

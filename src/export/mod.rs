@@ -16,14 +16,11 @@ pub mod verify;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use futures_util::TryStreamExt;
 use indicatif::ProgressBar;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{Row, SqliteConnection};
 use tokio::sync::mpsc;
 
-use messages::{
-    message_line, message_query, message_row, same_message, version_row, MessageRows, People,
-};
+use messages::{chunk_query, keys_query, message_line, parse_chunk, MessageRows, People};
 use records::{ArchiveInfo, Complete, Manifest, RawEvent, FORMAT};
 pub use scope::{ExportOptions, Removed, Scope};
 pub use sink::Compression;
@@ -32,7 +29,7 @@ use sink::Sink;
 use crate::event::time::{format_millis, now_millis};
 use crate::store::{lookup, Archive, StoreError};
 
-/// Messages handed to the builder thread at a time.
+/// Messages read in one query and handed to the builder thread at a time.
 const BATCH: usize = 256;
 
 /// Why an export failed. Nothing is left at `--output` when it does.
@@ -86,9 +83,6 @@ pub async fn export(
     let mut snapshot = archive.pool().begin().await?;
     let info = archive_info(&mut snapshot).await?;
     let people = spaces::load_people(&mut snapshot).await?;
-    if !progress.is_hidden() {
-        progress.set_length(count_in_scope(&mut snapshot, &scope, after, info.last_seq).await?);
-    }
     let last_seq = info.last_seq;
     let mut sink = Sink::open(output, compression)?;
     let filters = {
@@ -120,25 +114,14 @@ pub async fn export(
         counts.insert("event".into(), 0);
     }
 
-    let (batches, received) = mpsc::channel::<Vec<MessageRows>>(4);
+    let (chunks, received) = mpsc::channel::<Chunk>(4);
     let builder = {
         let people = people.clone();
         let progress = progress.clone();
         std::thread::spawn(move || build_lines(received, sink, counts, &people, &progress))
     };
-    let mut raw_conn = match scope.raw {
-        true => Some(archive.pool().acquire().await?),
-        false => None,
-    };
-    let read = stream_messages(
-        &mut snapshot,
-        message_query(&scope, after, last_seq),
-        &batches,
-        raw_conn.as_deref_mut(),
-        last_seq,
-    )
-    .await;
-    drop(batches);
+    let read = read_messages(&mut snapshot, &scope, after, last_seq, &chunks, &progress).await;
+    drop(chunks);
     let built = builder.join().map_err(|_| {
         ExportError::Io(std::io::Error::other(
             "the export's builder thread panicked",
@@ -177,71 +160,47 @@ async fn archive_info(conn: &mut SqliteConnection) -> Result<ArchiveInfo, Export
     })
 }
 
-/// Messages the export will write, for the progress bar.
-async fn count_in_scope(
+/// A chunk of messages for the builder: as SQLite wrote it, or already read (with
+/// `--raw`, whose payloads are added here).
+enum Chunk {
+    Json(String),
+    Rows(Vec<MessageRows>),
+}
+
+/// Reads the messages in scope, a chunk at a time, and hands them to the builder.
+async fn read_messages(
     conn: &mut SqliteConnection,
     scope: &Scope,
     after: Option<i64>,
     last_seq: i64,
-) -> Result<u64, ExportError> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT count(*) FROM messages m WHERE ");
-    scope.push_fixed(&mut q);
-    match after {
-        None => {
-            q.push(" AND ");
-            scope.push_changing(&mut q);
-        }
-        Some(seq) => {
-            q.push(" AND m.id IN (SELECT message_id FROM events WHERE seq > ")
-                .push_bind(seq)
-                .push(" AND seq <= ")
-                .push_bind(last_seq)
-                .push(")");
-        }
-    }
-    let n: i64 = q.build().fetch_one(conn).await?.try_get(0)?;
-    Ok(n as u64)
-}
-
-/// Streams the rows of `query`, grouped by message, to the builder in batches.
-async fn stream_messages(
-    conn: &mut SqliteConnection,
-    mut query: QueryBuilder<'_, Sqlite>,
-    batches: &mpsc::Sender<Vec<MessageRows>>,
-    mut raw: Option<&mut SqliteConnection>,
-    last_seq: i64,
+    chunks: &mpsc::Sender<Chunk>,
+    progress: &ProgressBar,
 ) -> Result<(), ExportError> {
-    let mut rows = query.build().fetch(conn);
-    let mut batch: Vec<MessageRows> = Vec::with_capacity(BATCH);
-    while let Some(row) = rows.try_next().await? {
-        let continues = batch
-            .last()
-            .is_some_and(|m: &MessageRows| same_message(&row, m.message_id()));
-        if continues {
-            if let Some(last) = batch.last_mut() {
-                last.versions.push(version_row(&row)?);
+    let keys: String = keys_query(scope, after, last_seq)
+        .build()
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    let keys: Vec<i64> = serde_json::from_str(&keys)?;
+    progress.set_length(keys.len() as u64);
+    for rowids in keys.chunks(BATCH) {
+        let json: String = chunk_query(scope, rowids)
+            .build()
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+        let chunk = if scope.raw {
+            let mut rows = parse_chunk(&json)?;
+            for message in rows.iter_mut().filter(|m| m.message.in_scope) {
+                message.events = Some(raw_events(conn, message.message_id(), last_seq).await?);
             }
-            continue;
-        }
-        if batch.len() == BATCH {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-            if batches.send(full).await.is_err() {
-                return Ok(()); // the builder stopped; its error is reported
-            }
-        }
-        let message = message_row(&row)?;
-        let events = match raw.as_deref_mut() {
-            Some(conn) if message.in_scope => Some(raw_events(conn, message.id(), last_seq).await?),
-            _ => None,
+            Chunk::Rows(rows)
+        } else {
+            Chunk::Json(json)
         };
-        batch.push(MessageRows {
-            versions: vec![version_row(&row)?],
-            message,
-            events,
-        });
-    }
-    if !batch.is_empty() {
-        let _ = batches.send(batch).await;
+        if chunks.send(chunk).await.is_err() {
+            return Ok(()); // the builder stopped; its error is reported
+        }
     }
     Ok(())
 }
@@ -266,7 +225,7 @@ async fn raw_events(
 
 /// The builder thread: JSON lines of each batch, hashed and written in order.
 fn build_lines(
-    mut received: mpsc::Receiver<Vec<MessageRows>>,
+    mut received: mpsc::Receiver<Chunk>,
     mut sink: Sink,
     mut counts: BTreeMap<String, u64>,
     people: &People,
@@ -277,7 +236,11 @@ fn build_lines(
             *c += n;
         }
     };
-    while let Some(batch) = received.blocking_recv() {
+    while let Some(chunk) = received.blocking_recv() {
+        let batch = match chunk {
+            Chunk::Json(json) => parse_chunk(&json)?,
+            Chunk::Rows(rows) => rows,
+        };
         let n = batch.len() as u64;
         for rows in batch {
             let events = rows.events.as_ref().map_or(0, |e| e.len() as u64);
