@@ -118,7 +118,9 @@ pub async fn export(
     let builder = {
         let people = people.clone();
         let progress = progress.clone();
-        std::thread::spawn(move || build_lines(received, sink, counts, &people, &progress))
+        std::thread::Builder::new()
+            .name("export-build".into())
+            .spawn(move || build_lines(received, sink, counts, &people, &progress))?
     };
     let read = read_messages(&mut snapshot, &scope, after, last_seq, &chunks, &progress).await;
     drop(chunks);
@@ -223,15 +225,43 @@ async fn raw_events(
         .collect())
 }
 
-/// The builder thread: JSON lines of each batch, hashed and written in order.
+/// The builder thread: the JSON lines of each chunk, handed as one block to a writer
+/// thread that hashes and writes them in order (so building goes on while a write
+/// waits for the disk).
 fn build_lines(
     mut received: mpsc::Receiver<Chunk>,
-    mut sink: Sink,
+    sink: Sink,
     mut counts: BTreeMap<String, u64>,
     people: &People,
     progress: &ProgressBar,
 ) -> Result<(Sink, BTreeMap<String, u64>), ExportError> {
-    let add = |counts: &mut BTreeMap<String, u64>, key: &str, n: u64| {
+    let (blocks, to_write) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+    let writer = std::thread::Builder::new()
+        .name("export-write".into())
+        .spawn(move || -> std::io::Result<Sink> {
+            let mut sink = sink;
+            for block in to_write {
+                sink.block(&block)?;
+            }
+            Ok(sink)
+        })?;
+    let built = build_blocks(&mut received, &blocks, &mut counts, people, progress);
+    drop(blocks);
+    let sink = writer
+        .join()
+        .map_err(|_| std::io::Error::other("the export's writer thread panicked"))??;
+    built?;
+    Ok((sink, counts))
+}
+
+fn build_blocks(
+    received: &mut mpsc::Receiver<Chunk>,
+    blocks: &std::sync::mpsc::SyncSender<Vec<u8>>,
+    counts: &mut BTreeMap<String, u64>,
+    people: &People,
+    progress: &ProgressBar,
+) -> Result<(), ExportError> {
+    let mut add = |key: &str, n: u64| {
         if let Some(c) = counts.get_mut(key) {
             *c += n;
         }
@@ -242,19 +272,24 @@ fn build_lines(
             Chunk::Rows(rows) => rows,
         };
         let n = batch.len() as u64;
+        let mut block = Vec::with_capacity(batch.len() * 4096);
         for rows in batch {
             let events = rows.events.as_ref().map_or(0, |e| e.len() as u64);
             let (line, versions, in_scope) = message_line(rows, people)?;
-            sink.line(&line)?;
+            block.extend_from_slice(&line);
+            block.push(b'\n');
             if in_scope {
-                add(&mut counts, "message", 1);
-                add(&mut counts, "version", versions);
-                add(&mut counts, "event", events);
+                add("message", 1);
+                add("version", versions);
+                add("event", events);
             } else {
-                add(&mut counts, "out_of_scope", 1);
+                add("out_of_scope", 1);
             }
+        }
+        if blocks.send(block).is_err() {
+            return Ok(()); // the writer failed; its error is reported
         }
         progress.inc(n);
     }
-    Ok((sink, counts))
+    Ok(())
 }

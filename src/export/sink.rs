@@ -141,6 +141,12 @@ impl Sink {
         w.write_all(b"\n")
     }
 
+    /// Writes whole record lines (each ending in a newline), hashed as records.
+    pub fn block(&mut self, lines: &[u8]) -> io::Result<()> {
+        self.records.update(lines);
+        self.encoder.writer().write_all(lines)
+    }
+
     /// SHA-256 (hex) of every record line written so far.
     pub fn records_sha256(&self) -> String {
         hex(&self.records.clone().finalize())
