@@ -2,6 +2,7 @@
 
 mod export;
 mod generate;
+mod health;
 mod ingest;
 mod reindex;
 pub mod run;
@@ -97,6 +98,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Archive Avaya Spaces live: subscribe to every space, backfill gaps, run until stopped.
     Run(run::RunArgs),
+    /// Ask a running `run` whether it is healthy (its /healthz); exit 0 or 1.
+    Health(health::HealthArgs),
     /// Serve a local Avaya Spaces stand-in (socket.io 2/4 and REST) playing a stream.
     Simulate(simulate::SimulateArgs),
 }
@@ -137,6 +140,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Reindex(args) => reindex::run(&cli.global, args).await,
         Command::Verify(args) => verify::run(&cli.global, args).await,
         Command::Run(args) => run::run(&cli.global, args).await,
+        Command::Health(args) => health::run(args).await,
         Command::Simulate(args) => simulate::run(&cli.global, args).await,
     }
 }

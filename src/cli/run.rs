@@ -13,9 +13,12 @@ use crate::spaces::auth::{Token, TokenType};
 use crate::spaces::engineio::Protocol;
 use crate::spaces::rest::Limits;
 use crate::spaces::subscriber::SocketConfig;
+use crate::spaces::tokens::{OAuthConfig, Tokens, REFRESH_TOKEN_FILE};
 
 /// Environment variable holding the access token.
 pub const TOKEN_ENV: &str = "SPACES_ARCHIVE_TOKEN";
+/// Environment variable holding the OAuth refresh token.
+pub const REFRESH_TOKEN_ENV: &str = "SPACES_ARCHIVE_REFRESH_TOKEN";
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
@@ -23,6 +26,7 @@ pub struct RunArgs {
     /// Socket server base URL.
     #[arg(
         long,
+        env = "SPACES_ARCHIVE_SERVER",
         default_value = "https://spacesapis-socket.avayacloud.com",
         value_name = "URL"
     )]
@@ -30,6 +34,7 @@ pub struct RunArgs {
     /// REST API base URL.
     #[arg(
         long,
+        env = "SPACES_ARCHIVE_API",
         default_value = "https://spacesapis.avayacloud.com/api",
         value_name = "URL"
     )]
@@ -37,8 +42,9 @@ pub struct RunArgs {
     /// Engine.IO revision: v3 (socket.io 2, what Avaya runs) or v4.
     #[arg(long, value_enum, default_value = "v3")]
     pub protocol: Protocol,
-    /// Read the token from this file (first line) instead of $SPACES_ARCHIVE_TOKEN.
-    #[arg(long, value_name = "FILE")]
+    /// Read the token from this file (first line) instead of $SPACES_ARCHIVE_TOKEN
+    /// (a docker secret, say).
+    #[arg(long, env = "SPACES_ARCHIVE_TOKEN_FILE", value_name = "FILE")]
     pub token_file: Option<PathBuf>,
     /// How the token was issued.
     #[arg(
@@ -48,6 +54,22 @@ pub struct RunArgs {
         env = "SPACES_ARCHIVE_TOKEN_TYPE"
     )]
     pub token_type: TokenType,
+    /// OAuth: read the refresh token from this file instead of
+    /// $SPACES_ARCHIVE_REFRESH_TOKEN. With a refresh token (or one stored in the data
+    /// directory by an earlier run), `run` gets and refreshes its access tokens itself.
+    #[arg(long, env = "SPACES_ARCHIVE_REFRESH_TOKEN_FILE", value_name = "FILE")]
+    pub refresh_token_file: Option<PathBuf>,
+    /// OAuth client id, for refreshing.
+    #[arg(long, env = "SPACES_ARCHIVE_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+    /// OAuth token endpoint.
+    #[arg(
+        long,
+        env = "SPACES_ARCHIVE_ACCOUNTS",
+        default_value = "https://accounts.avayacloud.com/oauth2/access_token",
+        value_name = "URL"
+    )]
+    pub accounts: Url,
     /// Archive only this space (id or title; repeatable). Default: every space.
     #[arg(long = "space", value_name = "ID_OR_TITLE")]
     pub spaces: Vec<String>,
@@ -72,6 +94,9 @@ pub struct RunArgs {
     /// REST requests allowed per 5 minutes in all (Avaya documents 600).
     #[arg(long, default_value_t = 600, value_name = "N")]
     pub rest_per_5_minutes: usize,
+    /// Serve /healthz and /metrics (Prometheus) on this address.
+    #[arg(long, value_name = "HOST:PORT", env = "SPACES_ARCHIVE_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Largest delay between reconnect attempts, in seconds.
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
     pub max_reconnect_delay: f64,
@@ -92,10 +117,82 @@ fn token(args: &RunArgs) -> anyhow::Result<Token> {
     Ok(Token::new(args.token_type, &value, TOKEN_ENV)?)
 }
 
+/// The refresh token given: `--refresh-token-file`, else the environment.
+fn given_refresh_token(args: &RunArgs) -> anyhow::Result<Option<String>> {
+    if let Some(path) = &args.refresh_token_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the refresh token file {}", path.display()))?;
+        return Ok(Some(text.lines().next().unwrap_or("").trim().to_string()));
+    }
+    Ok(std::env::var(REFRESH_TOKEN_ENV)
+        .ok()
+        .map(|t| t.trim().to_string()))
+}
+
+/// OAuth refresh settings, when `--token-type oauth` and a refresh token is given or
+/// stored; `None` for a fixed token.
+fn oauth_config(global: &Global, args: &RunArgs) -> anyhow::Result<Option<OAuthConfig>> {
+    if args.token_type != TokenType::Oauth {
+        return Ok(None);
+    }
+    let state_dir = global.data_dir();
+    let given = given_refresh_token(args)?.filter(|t| !t.is_empty());
+    if given.is_none() && !state_dir.join(REFRESH_TOKEN_FILE).exists() {
+        return Ok(None);
+    }
+    let client_id = args.client_id.clone().ok_or_else(|| {
+        anyhow::anyhow!("refreshing needs a client id: set SPACES_ARCHIVE_CLIENT_ID or --client-id")
+    })?;
+    let client_secret = std::env::var("SPACES_ARCHIVE_CLIENT_SECRET")
+        .map_err(|_| anyhow::anyhow!("refreshing needs SPACES_ARCHIVE_CLIENT_SECRET"))?;
+    std::fs::create_dir_all(&state_dir)?;
+    Ok(Some(OAuthConfig {
+        accounts: args.accounts.clone(),
+        client_id,
+        client_secret,
+        refresh_token: given.unwrap_or_default(),
+        state_dir,
+    }))
+}
+
+/// The tokens in force: refreshed OAuth tokens (retrying a refused first refresh with
+/// backoff until it works or the process is stopped), else the fixed token.
+async fn tokens(
+    global: &Global,
+    args: &RunArgs,
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Option<Tokens>> {
+    let Some(config) = oauth_config(global, args)? else {
+        return Ok(Some(Tokens::fixed(token(args)?)));
+    };
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match Tokens::oauth(config.clone()).await {
+            Ok(tokens) => return Ok(Some(tokens)),
+            Err(e) => {
+                tracing::error!("cannot get an access token, retrying in {delay:?}: {e}");
+                eprintln!("error: cannot get an access token (retrying in {delay:?}): {e}");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stopped.changed() => return Ok(None),
+        }
+        delay = (delay * 2).min(Duration::from_secs(60));
+    }
+}
+
 /// Runs `run` until SIGINT or SIGTERM.
 pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
-    let token = match token(&args) {
-        Ok(token) => token,
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        eprintln!("stopping: flushing and committing");
+        let _ = stop.send(true);
+    });
+    let tokens = match tokens(global, &args, &mut stopped).await {
+        Ok(Some(tokens)) => tokens,
+        Ok(None) => return Ok(Outcome::Success),
         Err(e) => {
             eprintln!("error: {e:#}");
             return Ok(Outcome::BadUsage);
@@ -115,7 +212,7 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
             resubscribe: (Duration::from_secs(1), Duration::from_secs(300)),
         },
         api: args.api.clone(),
-        token,
+        tokens,
         include: args.spaces.clone(),
         exclude: args.exclude.clone(),
         relist_every: seconds(args.relist_interval, "relist-interval")?.max(Duration::from_secs(1)),
@@ -126,15 +223,10 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
             per_5_minutes: args.rest_per_5_minutes,
             per_minute_per_resource: args.rest_per_minute,
         },
+        metrics_addr: args.metrics_addr,
     };
     let archive = global.open().await?;
     let index = global.open_index()?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        eprintln!("stopping: flushing and committing");
-        let _ = stop.send(true);
-    });
     eprintln!(
         "archiving {} (REST {}) into {}",
         args.server,

@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 
 use super::{Global, Outcome};
 use crate::generate::{GenerateOptions, Generator};
+use crate::simulate::accounts::OAuthSim;
 use crate::simulate::{SimOptions, Simulator};
 
 /// Arguments of `simulate`.
@@ -63,6 +64,22 @@ pub struct SimulateArgs {
     /// events of a new space are missed).
     #[arg(long)]
     pub auto_join: bool,
+    /// Serve an OAuth token endpoint at /oauth2/access_token issuing access tokens
+    /// that live this many seconds, with a refresh token that rotates at every use.
+    #[arg(long, value_name = "SECONDS")]
+    pub oauth_lifetime: Option<u64>,
+    /// OAuth client id the endpoint accepts.
+    #[arg(long, default_value = "simulator-client")]
+    pub client_id: String,
+    /// OAuth client secret the endpoint accepts (not a secret: a simulator's).
+    #[arg(long, default_value = "simulator-secret")]
+    pub client_secret: String,
+    /// The refresh token valid at start.
+    #[arg(long, default_value = "simulator-refresh")]
+    pub refresh_token: String,
+    /// Fault: refuse this refresh attempt (1 for the first; repeatable).
+    #[arg(long = "refuse-refresh", value_name = "N")]
+    pub refuse_refresh: Vec<u64>,
     /// Write the base URL to this file once listening (useful with port 0).
     #[arg(long, value_name = "FILE")]
     pub url_file: Option<PathBuf>,
@@ -89,6 +106,13 @@ pub async fn run(_global: &Global, args: SimulateArgs) -> anyhow::Result<Outcome
         garbage_every: args.garbage_every.map(secs),
         page_size: 50,
         auto_join: args.auto_join,
+        oauth: args.oauth_lifetime.map(|seconds| OAuthSim {
+            lifetime: Duration::from_secs(seconds.max(1)),
+            client_id: args.client_id.clone(),
+            client_secret: args.client_secret.clone(),
+            refresh_token: args.refresh_token.clone(),
+            refuse_attempts: args.refuse_refresh.clone(),
+        }),
     };
     let (spaces, payloads) = source(&args)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -44,11 +44,9 @@ async fn check_token(
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok());
-    let token = &api.shared.options.token;
-    match given {
-        Some(v) if v == format!("jwt {token}") || v == format!("bearer {token}") => {
-            next.run(request).await
-        }
+    let token = given.and_then(|v| v.strip_prefix("jwt ").or_else(|| v.strip_prefix("bearer ")));
+    match token {
+        Some(token) if api.shared.accepts(token) => next.run(request).await,
         _ => refused(),
     }
 }

@@ -6,6 +6,7 @@
 //! drop every socket every N seconds (and refuse connects for a while after),
 //! refuse subscriptions for chosen spaces, send garbage frames.
 
+pub mod accounts;
 pub mod history;
 mod http;
 pub mod socket;
@@ -53,6 +54,9 @@ pub struct SimOptions {
     /// is missed before the client subscribes. Off: the client's subscription must
     /// catch up and the backfill fill what came before it.
     pub auto_join: bool,
+    /// Serve `POST /oauth2/access_token` and accept the access tokens it issues
+    /// (besides `token`) until they expire.
+    pub oauth: Option<accounts::OAuthSim>,
 }
 
 impl Default for SimOptions {
@@ -69,6 +73,7 @@ impl Default for SimOptions {
             garbage_every: None,
             page_size: 50,
             auto_join: false,
+            oauth: None,
         }
     }
 }
@@ -88,9 +93,16 @@ pub struct Shared {
     pub played: AtomicU64,
     /// Whether the whole stream has been played.
     pub finished: AtomicBool,
+    /// The OAuth token endpoint, when served.
+    pub accounts: Option<Arc<accounts::Accounts>>,
 }
 
 impl Shared {
+    /// Whether a client presenting `token` is let in.
+    pub fn accepts(&self, token: &str) -> bool {
+        token == self.options.token || self.accounts.as_ref().is_some_and(|a| a.accepts(token))
+    }
+
     /// Whether connects are refused now (after a drop).
     pub fn is_down(&self) -> bool {
         let until = self.down_until.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,6 +148,7 @@ pub struct Simulator {
     pub shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    io: SocketIo,
 }
 
 impl Simulator {
@@ -160,6 +173,10 @@ impl Simulator {
             down_until: Mutex::new(None),
             played: AtomicU64::new(0),
             finished: AtomicBool::new(false),
+            accounts: options
+                .oauth
+                .clone()
+                .map(|o| Arc::new(accounts::Accounts::new(o))),
         });
         let (layer, io) = SocketIo::builder()
             .ping_interval(options.ping_interval)
@@ -168,7 +185,11 @@ impl Simulator {
             .max_buffer_size(4_096)
             .build_layer();
         socket::install(&io, shared.clone());
-        let app = http::router(shared.clone(), addr).layer(layer);
+        let mut app = http::router(shared.clone(), addr);
+        if let Some(accounts) = &shared.accounts {
+            app = app.merge(accounts::router(accounts.clone()));
+        }
+        let app = app.layer(layer);
         let (stop, stopped) = watch::channel(false);
         let mut server_stop = stopped.clone();
         let server = tokio::spawn(async move {
@@ -179,13 +200,19 @@ impl Simulator {
                 .await;
         });
         let player = tokio::spawn(play(io.clone(), shared.clone(), payloads, stopped.clone()));
-        let faults = tokio::spawn(faults(io, shared.clone(), stopped));
+        let faults = tokio::spawn(faults(io.clone(), shared.clone(), stopped));
         Ok(Simulator {
             addr,
             shared,
             stop,
             tasks: vec![server, player, faults],
+            io,
         })
+    }
+
+    /// The OAuth token endpoint's state, when it is served.
+    pub fn accounts(&self) -> Option<&accounts::Accounts> {
+        self.shared.accounts.as_deref()
     }
 
     /// The base URL (socket and `…/api` REST).
@@ -202,6 +229,8 @@ impl Simulator {
 
     /// Stops serving and playing.
     pub async fn stop(self) {
+        // Connections outlive the listener: close them, as a server going away does.
+        self.io.close().await;
         let _ = self.stop.send(true);
         for task in self.tasks {
             task.abort();

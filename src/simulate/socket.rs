@@ -58,7 +58,7 @@ pub fn install(io: &SocketIo, shared: Arc<Shared>) {
                 return Err(Refused("service unavailable"));
             }
             match token_of(&ns, &auth.unwrap_or(Value::Null)) {
-                Some(token) if token == shared.options.token => Ok(()),
+                Some(token) if shared.accepts(&token) => Ok(()),
                 _ => Err(Refused("Authentication error")),
             }
         }

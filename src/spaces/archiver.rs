@@ -11,11 +11,12 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep, Instant};
 use url::Url;
 
-use super::auth::Token;
 use super::backfill::{Backfill, BackfillError};
+use super::health::{serve, Health};
 use super::rest::{Limits, RestClient, RestError, SpaceInfo};
 use super::status::Status;
 use super::subscriber::{backoff, Signal, SocketConfig, Subscriber};
+use super::tokens::Tokens;
 use crate::index::SearchIndex;
 use crate::indexer::IndexCommitPolicy;
 use crate::store::{Archive, BatchReport, Item};
@@ -31,8 +32,8 @@ pub struct RunOptions {
     pub socket: SocketConfig,
     /// REST base URL.
     pub api: Url,
-    /// The token.
-    pub token: Token,
+    /// The token in force (kept fresh, for OAuth with a refresh token).
+    pub tokens: Tokens,
     /// Only these spaces (id or title), when not empty.
     pub include: Vec<String>,
     /// Never these spaces (id or title).
@@ -45,6 +46,8 @@ pub struct RunOptions {
     pub safety: Duration,
     /// REST request limits.
     pub limits: Limits,
+    /// Serve `/healthz` and `/metrics` here.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Why `run` stopped with an error.
@@ -56,6 +59,14 @@ pub enum RunError {
     /// REST set-up failed.
     #[error(transparent)]
     Rest(#[from] RestError),
+    /// The metrics address cannot be listened on.
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Metrics {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// What a run archived.
@@ -86,7 +97,7 @@ pub async fn run(
 ) -> Result<RunSummary, RunError> {
     let rest = Arc::new(RestClient::new(
         options.api.clone(),
-        options.token.clone(),
+        options.tokens.clone(),
         options.limits,
     )?);
     let Some(listed) = list_until_ok(&rest, &mut shutdown).await else {
@@ -106,7 +117,7 @@ pub async fn run(
     let (added_tx, added_rx) = mpsc::unbounded_channel();
     let subscriber = Subscriber::new(
         options.socket.clone(),
-        options.token.clone(),
+        options.tokens.clone(),
         status.clone(),
         spaces.clone(),
         tx.clone(),
@@ -114,7 +125,19 @@ pub async fn run(
         added_rx,
         shutdown.clone(),
     );
+    if let Some(addr) = options.metrics_addr {
+        let health = Health {
+            status: status.clone(),
+            channel: tx.downgrade(),
+            channel_chunks: CHANNEL_CHUNKS,
+            archive: archive.clone(),
+        };
+        serve(addr, health, shutdown.clone())
+            .await
+            .map_err(|source| RunError::Metrics { addr, source })?;
+    }
     let socket_task = tokio::spawn(subscriber.run());
+    tokio::spawn(options.tokens.clone().keep_fresh(shutdown.clone()));
     let controller = Controller {
         backfill: Arc::new(Backfill {
             rest: rest.clone(),

@@ -81,6 +81,11 @@ impl Backfill {
             let batch: Vec<Item> = items.iter().map(|item| to_item(item.get())).collect();
             fed += batch.len() as u64;
             Status::add(&self.status.backfill_items, batch.len() as u64);
+            for item in &batch {
+                if let Item::Event(e) = item {
+                    self.status.count_event("backfill", &e.decoded.category);
+                }
+            }
             if !batch.is_empty() {
                 self.out
                     .send(batch)

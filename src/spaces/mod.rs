@@ -7,9 +7,11 @@ pub mod archiver;
 pub mod auth;
 pub mod backfill;
 pub mod engineio;
+pub mod health;
 pub mod rest;
 pub mod status;
 pub mod subscriber;
+pub mod tokens;
 
 /// Makes ring rustls's process-wide crypto provider (once; both TLS users need one).
 pub fn install_crypto() {

@@ -14,8 +14,8 @@ use tokio::sync::Mutex;
 use tokio::time::{sleep, Instant};
 use url::Url;
 
-use super::auth::Token;
 use super::subscriber::backoff;
+use super::tokens::Tokens;
 
 /// Spaces per messages call (the API's limit).
 pub const SPACES_PER_CALL: usize = 15;
@@ -124,13 +124,13 @@ fn window_wait(
 pub struct RestClient {
     http: reqwest::Client,
     base: Url,
-    token: Token,
+    tokens: Tokens,
     budget: Mutex<Budget>,
 }
 
 impl RestClient {
     /// A client for the API at `base` (e.g. `https://spacesapis.avayacloud.com/api`).
-    pub fn new(base: Url, token: Token, limits: Limits) -> Result<RestClient, RestError> {
+    pub fn new(base: Url, tokens: Tokens, limits: Limits) -> Result<RestClient, RestError> {
         super::install_crypto();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -143,7 +143,7 @@ impl RestClient {
         Ok(RestClient {
             http,
             base,
-            token,
+            tokens,
             budget: Mutex::new(Budget {
                 limits,
                 ..Budget::default()
@@ -232,7 +232,10 @@ impl RestClient {
             let sent = self
                 .http
                 .get(url.clone())
-                .header(reqwest::header::AUTHORIZATION, self.token.authorization())
+                .header(
+                    reqwest::header::AUTHORIZATION,
+                    self.tokens.current().authorization(),
+                )
                 .header(reqwest::header::ACCEPT, "application/json")
                 .send()
                 .await;
@@ -241,7 +244,7 @@ impl RestClient {
                 Ok(response) if response.status().is_success() => {
                     return response.text().await.map_err(|e| RestError::Request {
                         path: path.clone(),
-                        reason: self.token.scrub(&e.without_url().to_string()),
+                        reason: crate::redact::scrub(&e.without_url().to_string()),
                     });
                 }
                 Ok(response) if retryable(response.status()) => {
@@ -257,7 +260,7 @@ impl RestClient {
                     })
                 }
                 Err(e) => {
-                    last = self.token.scrub(&e.without_url().to_string());
+                    last = crate::redact::scrub(&e.without_url().to_string());
                     tracing::warn!(
                         path,
                         "request failed: {last}; retrying in {:.1} s",

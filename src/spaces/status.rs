@@ -2,7 +2,7 @@
 //! status line: connection, per-space subscriptions, counters.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// A space's subscription on the current connection.
@@ -41,7 +41,12 @@ pub struct Status {
     pub rejected: AtomicU64,
     /// Items waiting in the socket task because the writer is behind.
     pub socket_backlog: AtomicU64,
+    /// `SUBSCRIBE_CHANNEL_FAILED` answers received.
+    pub subscriptions_failed: AtomicU64,
+    /// When the last payload arrived (socket or backfill), UTC ms; 0 before the first.
+    pub last_event_ms: AtomicI64,
     spaces: Mutex<BTreeMap<String, Subscription>>,
+    events: Mutex<BTreeMap<(&'static str, String), u64>>,
 }
 
 /// Subscription counts.
@@ -112,6 +117,20 @@ impl Status {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Counts a payload received from `source` (`live`, `backfill`).
+    pub fn count_event(&self, source: &'static str, category: &str) {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        *events.entry((source, category.to_string())).or_default() += 1;
+        self.last_event_ms
+            .store(crate::event::time::now_millis(), Ordering::Relaxed);
+    }
+
+    /// Payloads received, by source and category.
+    pub fn events(&self) -> Vec<((&'static str, String), u64)> {
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        events.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
     /// Adds to a counter.

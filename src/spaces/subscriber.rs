@@ -21,9 +21,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
 use url::Url;
 
-use super::auth::Token;
 use super::engineio::{connect, preview, same_namespace, Connection, Protocol, Received};
 use super::status::{Status, Subscription};
+use super::tokens::Tokens;
 use crate::event::decode::{decode_frame, Decoded};
 use crate::event::frame::{parse_event, parse_frame, EnginePacket};
 use crate::event::time::now_millis;
@@ -91,7 +91,7 @@ struct Retry {
 /// The socket task.
 pub struct Subscriber {
     config: SocketConfig,
-    token: Token,
+    tokens: Tokens,
     status: std::sync::Arc<Status>,
     out: mpsc::Sender<Vec<Item>>,
     signals: mpsc::UnboundedSender<Signal>,
@@ -107,7 +107,7 @@ impl Subscriber {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: SocketConfig,
-        token: Token,
+        tokens: Tokens,
         status: std::sync::Arc<Status>,
         spaces: BTreeSet<String>,
         out: mpsc::Sender<Vec<Item>>,
@@ -120,7 +120,7 @@ impl Subscriber {
         }
         Subscriber {
             config,
-            token,
+            tokens,
             status,
             out,
             signals,
@@ -138,12 +138,23 @@ impl Subscriber {
         let (first, largest) = self.config.reconnect;
         let mut delays = backoff(first, largest);
         while !*self.shutdown.borrow() {
+            // Avaya checks the token at the handshake only: refresh it first when it
+            // is near expiry. A refused refresh is retried like a failed connect.
+            let token = match self.tokens.fresh().await {
+                Ok(token) => token,
+                Err(e) => {
+                    tracing::error!("cannot connect without a fresh token: {e}");
+                    let delay = delays.next().unwrap_or(largest);
+                    self.wait(Instant::now() + delay).await;
+                    continue;
+                }
+            };
             let c = &self.config;
             let attempt = connect(
                 &c.server,
                 c.protocol,
                 &c.namespace,
-                &self.token,
+                &token,
                 c.connect_timeout,
             );
             let connected = tokio::select! {
@@ -355,7 +366,7 @@ impl Subscriber {
                 match p.kind {
                     2 => self.on_event(text, p.data).await.map(|_| None),
                     1 => Err("the server disconnected the namespace".into()),
-                    4 => Err(format!("namespace error: {}", self.token.scrub(p.data))),
+                    4 => Err(format!("namespace error: {}", crate::redact::scrub(p.data))),
                     _ => Ok(None),
                 }
             }
@@ -410,6 +421,7 @@ impl Subscriber {
                 attempts: 0,
             });
         retry.attempts += 1;
+        Status::add(&self.status.subscriptions_failed, 1);
         let delay = retry.delays.next().unwrap_or(largest);
         retry.at = Instant::now() + delay;
         tracing::warn!(
@@ -432,6 +444,7 @@ impl Subscriber {
         match decode_frame(frame) {
             Ok(Decoded::Payload { raw, payload }) => {
                 Status::add(&self.status.live_events, 1);
+                self.status.count_event("live", &payload.category);
                 if payload.category == "app.event.topic.new" {
                     // The controller applies the space filters and sends it back on
                     // `added` to be subscribed.
@@ -459,7 +472,7 @@ impl Subscriber {
     /// Counts, logs and keeps a frame that cannot be archived; the session goes on.
     fn reject(&mut self, frame: &str, reason: &str) {
         Status::add(&self.status.bad_frames, 1);
-        let frame = self.token.scrub(frame);
+        let frame = crate::redact::scrub(frame);
         tracing::warn!(
             "skipping a socket frame ({} bytes): {reason}: {}",
             frame.len(),

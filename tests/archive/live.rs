@@ -87,6 +87,17 @@ pub fn spawn_run(
     extra: &[&str],
     log: &Path,
 ) -> Running {
+    spawn_run_with(archive, url, &[("SPACES_ARCHIVE_TOKEN", token)], extra, log)
+}
+
+/// Starts `run` against `sim` with these environment variables, its stderr in `log`.
+pub fn spawn_run_with(
+    archive: &TestArchive,
+    url: &str,
+    env: &[(&str, &str)],
+    extra: &[&str],
+    log: &Path,
+) -> Running {
     let log = std::fs::File::create(log).unwrap();
     binary()
         .arg("--data-dir")
@@ -108,7 +119,7 @@ pub fn spawn_run(
             "100000",
         ])
         .args(extra)
-        .env("SPACES_ARCHIVE_TOKEN", token)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -160,7 +171,7 @@ pub fn reference(stream: &Stream) -> TestArchive {
 }
 
 /// Waits until the archive's message snapshot equals `want` (or fails after `limit`).
-async fn wait_for(archive: &TestArchive, want: &[(String, bool, String)], limit: Duration) {
+pub async fn wait_for(archive: &TestArchive, want: &[(String, bool, String)], limit: Duration) {
     let deadline = Instant::now() + limit;
     loop {
         if archive.data_dir().join("archive.sqlite").exists() && snapshot(archive).await == want {
@@ -194,7 +205,7 @@ async fn wait_for(archive: &TestArchive, want: &[(String, bool, String)], limit:
 }
 
 /// Payloads the reference stored (by their `dedup_key`) that `archive` lacks.
-async fn missing_payloads(archive: &TestArchive, reference: &TestArchive) -> usize {
+pub async fn missing_payloads(archive: &TestArchive, reference: &TestArchive) -> usize {
     let digests = |db: &TestArchive| {
         let path = db.data_dir();
         async move {
@@ -222,7 +233,7 @@ async fn missing_payloads(archive: &TestArchive, reference: &TestArchive) -> usi
     missing.len()
 }
 
-fn connects(log: &Path) -> u64 {
+pub fn connects(log: &Path) -> u64 {
     let text = std::fs::read_to_string(log).unwrap();
     let line = text
         .lines()

@@ -13,6 +13,7 @@ use spaces_archive::spaces::auth::{Token, TokenType};
 use spaces_archive::spaces::engineio::Protocol;
 use spaces_archive::spaces::status::Status;
 use spaces_archive::spaces::subscriber::{SocketConfig, Subscriber};
+use spaces_archive::spaces::tokens::Tokens;
 use spaces_archive::store::Item;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -75,7 +76,7 @@ async fn dead_peer_is_left(protocol: Protocol) {
     let task = tokio::spawn(
         Subscriber::new(
             config,
-            token,
+            Tokens::fixed(token),
             status.clone(),
             spaces,
             out,

@@ -1,0 +1,298 @@
+//! The access token in force, and, for OAuth, keeping it fresh: a refresh before it
+//! expires and before a reconnect when it is near expiry, each rotated refresh token
+//! stored atomically (mode 0600) in the data directory, and a refused refresh reported
+//! and retried with backoff while the archive goes on with what it has. Avaya checks
+//! the token at the socket handshake only (`spec/PROTOCOL.md` section 5), so a socket
+//! that is up keeps archiving while a refresh is refused.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use url::Url;
+
+use super::auth::{Token, TokenType};
+
+/// File in the data directory holding the latest refresh token.
+pub const REFRESH_TOKEN_FILE: &str = "oauth-refresh-token";
+
+/// What an OAuth refresh needs.
+#[derive(Clone)]
+pub struct OAuthConfig {
+    /// The token endpoint (`…/oauth2/access_token`).
+    pub accounts: Url,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: String,
+    /// The refresh token given at start; one stored in `state_dir` wins over it.
+    pub refresh_token: String,
+    /// The data directory, where rotated refresh tokens are kept.
+    pub state_dir: PathBuf,
+}
+
+/// Why a refresh failed. Messages never hold a token or the client secret.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// The endpoint answered with an error: the refresh token or client was refused.
+    #[error("the accounts endpoint refused the refresh (HTTP {status}): {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// What it said.
+        message: String,
+    },
+    /// The endpoint could not be reached or answered nonsense.
+    #[error("the accounts endpoint cannot be used: {0}")]
+    Unavailable(String),
+    /// The new refresh token could not be stored.
+    #[error("cannot store the new refresh token in {path}: {source}")]
+    Store {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+struct Current {
+    token: Token,
+    expires_at: Option<Instant>,
+    lifetime: Duration,
+}
+
+struct Refresher {
+    http: reqwest::Client,
+    config: OAuthConfig,
+    refresh_token: tokio::sync::Mutex<String>,
+}
+
+/// The token in force, shared by the socket task and the REST client.
+#[derive(Clone)]
+pub struct Tokens {
+    current: Arc<Mutex<Current>>,
+    refresher: Option<Arc<Refresher>>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let refreshed = if self.refresher.is_some() {
+            "refreshed"
+        } else {
+            "fixed"
+        };
+        write!(f, "Tokens({refreshed}, {:?})", self.lock().token)
+    }
+}
+
+#[derive(Deserialize)]
+struct Grant {
+    access_token: String,
+    expires_in: Option<u64>,
+    refresh_token: Option<String>,
+}
+
+impl Tokens {
+    /// A token that is never refreshed (a JWT, or an OAuth token without a refresh
+    /// token).
+    pub fn fixed(token: Token) -> Tokens {
+        Tokens {
+            current: Arc::new(Mutex::new(Current {
+                token,
+                expires_at: None,
+                lifetime: Duration::ZERO,
+            })),
+            refresher: None,
+        }
+    }
+
+    /// OAuth tokens kept fresh. Starts from the stored refresh token when there is
+    /// one, and refreshes once now: the first access token comes from it.
+    pub async fn oauth(config: OAuthConfig) -> Result<Tokens, RefreshError> {
+        crate::redact::register(&config.client_secret);
+        crate::redact::register(&config.refresh_token);
+        let stored = std::fs::read_to_string(config.state_dir.join(REFRESH_TOKEN_FILE))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        if let Some(stored) = &stored {
+            crate::redact::register(stored);
+        }
+        super::install_crypto();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
+        let refresher = Arc::new(Refresher {
+            http,
+            refresh_token: tokio::sync::Mutex::new(
+                stored.unwrap_or_else(|| config.refresh_token.clone()),
+            ),
+            config,
+        });
+        let current = refresher.refresh().await?;
+        Ok(Tokens {
+            current: Arc::new(Mutex::new(current)),
+            refresher: Some(refresher),
+        })
+    }
+
+    /// The token in force.
+    pub fn current(&self) -> Token {
+        self.lock().token.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Current> {
+        self.current.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// When the token should be refreshed: a quarter of its life before it expires,
+    /// and at most a minute before.
+    fn due(&self) -> Option<Instant> {
+        let current = self.lock();
+        let margin = (current.lifetime / 4).min(Duration::from_secs(60));
+        current.expires_at.map(|t| t - margin)
+    }
+
+    /// The token to connect with: refreshed first when it is near expiry. A failed
+    /// refresh is returned; the caller retries with its own backoff.
+    pub async fn fresh(&self) -> Result<Token, RefreshError> {
+        if let (Some(refresher), Some(due)) = (&self.refresher, self.due()) {
+            if Instant::now() >= due {
+                let next = refresher.refresh().await?;
+                *self.lock() = next;
+            }
+        }
+        Ok(self.current())
+    }
+
+    /// Refreshes before each expiry until `stop`; a failed refresh is logged and
+    /// retried with backoff (1 s doubling to 60 s). Does nothing for a fixed token.
+    pub async fn keep_fresh(self, mut stop: watch::Receiver<bool>) {
+        let Some(refresher) = self.refresher.clone() else {
+            return;
+        };
+        let mut delay = Duration::from_secs(1);
+        while !*stop.borrow() {
+            let wait = self.due().map_or(Duration::from_secs(60), |due| {
+                due.saturating_duration_since(Instant::now())
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => break,
+            }
+            if self.due().is_some_and(|due| Instant::now() < due) {
+                continue; // refreshed meanwhile, by a reconnect
+            }
+            match refresher.refresh().await {
+                Ok(next) => {
+                    *self.lock() = next;
+                    delay = Duration::from_secs(1);
+                }
+                Err(e) => {
+                    tracing::error!("token refresh failed, retrying in {delay:?}: {e}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = stop.changed() => break,
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(60));
+                }
+            }
+        }
+    }
+}
+
+impl Refresher {
+    /// One refresh: a new access token, and the rotated refresh token stored.
+    async fn refresh(&self) -> Result<Current, RefreshError> {
+        let mut refresh_token = self.refresh_token.lock().await;
+        let c = &self.config;
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "refresh_token")
+            .append_pair("refresh_token", refresh_token.as_str())
+            .append_pair("client_id", c.client_id.as_str())
+            .append_pair("client_secret", c.client_secret.as_str())
+            .finish();
+        let response = self
+            .http
+            .post(c.accounts.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                RefreshError::Unavailable(crate::redact::scrub(&e.without_url().to_string()))
+            })?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| RefreshError::Unavailable(crate::redact::scrub(&e.to_string())))?;
+        if !status.is_success() {
+            let message: String = crate::redact::scrub(&body).chars().take(300).collect();
+            return Err(if status.is_server_error() {
+                RefreshError::Unavailable(format!("HTTP {}: {message}", status.as_u16()))
+            } else {
+                RefreshError::Refused {
+                    status: status.as_u16(),
+                    message,
+                }
+            });
+        }
+        let grant: Grant = serde_json::from_str(&body).map_err(|e| {
+            RefreshError::Unavailable(format!("the answer is not a token grant: {e}"))
+        })?;
+        let token = Token::new(
+            TokenType::Oauth,
+            &grant.access_token,
+            "the accounts endpoint",
+        )
+        .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
+        if let Some(rotated) = grant.refresh_token.filter(|r| !r.trim().is_empty()) {
+            crate::redact::register(rotated.trim());
+            store_refresh_token(&c.state_dir, rotated.trim())?;
+            *refresh_token = rotated.trim().to_string();
+        }
+        let lifetime = Duration::from_secs(grant.expires_in.unwrap_or(3599).max(1));
+        tracing::info!(expires_in = ?lifetime, "access token refreshed");
+        Ok(Current {
+            token,
+            expires_at: Some(Instant::now() + lifetime),
+            lifetime,
+        })
+    }
+}
+
+/// Writes the refresh token to a temporary file (mode 0600), syncs it and renames it
+/// into place, so a crash leaves either the old token or the new one.
+fn store_refresh_token(dir: &Path, token: &str) -> Result<(), RefreshError> {
+    let path = dir.join(REFRESH_TOKEN_FILE);
+    let err = |source| RefreshError::Store {
+        path: path.display().to_string(),
+        source,
+    };
+    let temporary = dir.join(format!(".{REFRESH_TOKEN_FILE}.{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&temporary)?;
+        file.write_all(token.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, &path)?;
+        std::fs::File::open(dir)?.sync_all()
+    };
+    write().map_err(err)
+}
