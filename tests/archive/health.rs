@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use spaces_archive::simulate::{SimOptions, Simulator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::TestArchive;
+use crate::helpers::{binary, TestArchive};
 use crate::live::{reference, snapshot, spawn_run, stream, wait_for};
 
 /// `GET path` over HTTP/1.0: the status code and the body.
@@ -128,10 +128,23 @@ async fn healthz_follows_the_server_and_metrics_count_what_was_archived() {
         assert!(name.starts_with("spaces_archive_"), "{name}");
     }
 
+    // The container health check's command agrees.
+    let healthy = binary()
+        .args(["health", "--addr", &metrics_addr])
+        .output()
+        .unwrap();
+    assert_eq!(healthy.status.code(), Some(0), "{healthy:?}");
+
     // The server goes away: unhealthy, with the reason.
     sim.stop().await;
     let body = health_becomes(&metrics_addr, 503, Duration::from_secs(20)).await;
     assert!(body.contains("not connected"), "{body}");
+    let unhealthy = binary()
+        .args(["health", "--addr", &metrics_addr])
+        .output()
+        .unwrap();
+    assert_eq!(unhealthy.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unhealthy.stderr).contains("not connected"));
     // It comes back on the same address: healthy again.
     let listener = tokio::net::TcpListener::bind(sim_addr).await.unwrap();
     let sim = Simulator::start(
