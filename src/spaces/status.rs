@@ -119,8 +119,12 @@ impl Status {
             .collect()
     }
 
-    /// Counts a payload received from `source` (`live`, `backfill`).
+    /// Counts a payload received from `source` (`live`, `backfill`). Categories the
+    /// archive does not know are counted together as `other`, so a server sending
+    /// many made-up ones cannot grow the metrics without bound.
     pub fn count_event(&self, source: &'static str, category: &str) {
+        let known = crate::event::Category::parse(category).is_known();
+        let category = if known { category } else { "other" };
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         *events.entry((source, category.to_string())).or_default() += 1;
         self.last_event_ms

@@ -157,13 +157,20 @@ impl Tokens {
         current.expires_at.map(|t| t - margin)
     }
 
-    /// The token to connect with: refreshed first when it is near expiry. A failed
-    /// refresh is returned; the caller retries with its own backoff.
+    /// The token to connect with: refreshed first when it is near expiry. When the
+    /// refresh fails but the token has not expired yet, it is used anyway (and the
+    /// failure logged); a failure with an expired token is returned, and the caller
+    /// retries with its own backoff.
     pub async fn fresh(&self) -> Result<Token, RefreshError> {
         if let (Some(refresher), Some(due)) = (&self.refresher, self.due()) {
             if Instant::now() >= due {
-                let next = refresher.refresh().await?;
-                *self.lock() = next;
+                match refresher.refresh().await {
+                    Ok(next) => *self.lock() = next,
+                    Err(e) if self.lock().expires_at.is_some_and(|t| Instant::now() < t) => {
+                        tracing::error!("token refresh failed; connecting with the current token until it expires: {e}");
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(self.current())
