@@ -24,6 +24,17 @@ pub fn register(secret: &str) {
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
 }
 
+/// Stops scrubbing a secret that is no longer used (a replaced access token, a
+/// rotated refresh token), so the list does not grow for months.
+pub fn forget(secret: &str) {
+    if secret.is_empty() {
+        return;
+    }
+    let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    secrets.retain(|s| *s != secret && *s != encoded);
+}
+
 /// `text` with every registered secret replaced by `<redacted>`.
 pub fn scrub(text: &str) -> String {
     let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());

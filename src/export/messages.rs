@@ -207,7 +207,10 @@ pub fn parse_chunk(json: &str) -> Result<Vec<MessageRows>, ExportError> {
 
 fn version_from(v: VersionColumns) -> Result<VersionRow, ExportError> {
     let payload = match v.14 {
-        Some(hex) => Some(unhex(&hex)?),
+        Some(hex) => Some(
+            crate::store::unhex(&hex)
+                .ok_or_else(|| StoreError::Corrupt("a payload's hex does not decode".into()))?,
+        ),
         None => None,
     };
     Ok(VersionRow {
@@ -227,18 +230,6 @@ fn version_from(v: VersionColumns) -> Result<VersionRow, ExportError> {
         assignees: v.13,
         payload,
     })
-}
-
-fn unhex(hex: &str) -> Result<Vec<u8>, ExportError> {
-    let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    hex.as_bytes()
-        .chunks(2)
-        .map(|pair| match pair {
-            [high, low] => Some((digit(*high)? << 4) | digit(*low)?),
-            _ => None,
-        })
-        .collect::<Option<Vec<u8>>>()
-        .ok_or_else(|| StoreError::Corrupt("a payload's hex does not decode".into()).into())
 }
 
 /// The line of one message: a message record, or `out_of_scope` when it left the

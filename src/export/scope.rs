@@ -56,6 +56,9 @@ pub struct Scope {
     removed: Removed,
     /// Add verbatim payloads.
     pub raw: bool,
+    /// `--space` and `--from` as given (the cursor's digest covers these, so a title
+    /// that later matches one more space keeps the cursor usable).
+    given: (Vec<String>, Vec<String>),
 }
 
 impl Scope {
@@ -94,6 +97,7 @@ impl Scope {
             by_modified: options.by_modified,
             removed: options.removed,
             raw: options.raw,
+            given: (options.spaces.clone(), options.from.clone()),
         })
     }
 
@@ -115,10 +119,13 @@ impl Scope {
         })
     }
 
-    /// Short digest of the filters, carried in cursors.
+    /// Short digest of the filters as given, carried in cursors.
     fn digest(&self) -> String {
         use sha2::{Digest, Sha256};
-        hex(&Sha256::digest(self.to_json().to_string().as_bytes())[..8])
+        let mut filters = self.to_json();
+        filters["space"] = self.given.0.clone().into();
+        filters["from"] = self.given.1.clone().into();
+        hex(&Sha256::digest(filters.to_string().as_bytes())[..8])
     }
 
     /// Filters that a message's later events cannot change: space, sender, kind.
@@ -179,14 +186,17 @@ impl Scope {
         if digest != self.digest() {
             return Err(ExportError::Cursor(format!(
                 "cursor {cursor:?} was made by an export with other filters; use the same \
-                 --space, --from, --kind, --since, --until, --by-modified, --removed and --raw"
+                 --space, --from, --kind, --since, --until, --by-modified, --removed and --raw \
+                 (a relative --since or --until such as 7d is another time at each run: give \
+                 a date)"
             )));
         }
         Ok(seq)
     }
 }
 
-fn push_in(q: &mut QueryBuilder<'_, Sqlite>, column: &str, ids: &[String]) {
+/// ` AND column IN (ids…)`.
+pub(super) fn push_in(q: &mut QueryBuilder<'_, Sqlite>, column: &str, ids: &[String]) {
     q.push(format!(" AND {column} IN ("));
     let mut list = q.separated(", ");
     for id in ids {

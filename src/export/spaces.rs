@@ -7,7 +7,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::messages::{person, People};
 use super::records::{MemberRecord, MembershipChange, PersonRecord, SpaceRecord};
-use super::scope::Scope;
+use super::scope::{push_in, Scope};
 use super::ExportError;
 use crate::event::time::format_millis;
 
@@ -74,12 +74,13 @@ pub async fn space_records(
         .enumerate()
         .map(|(i, s)| (s.id.clone(), i))
         .collect();
-    let members = sqlx::query(
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "SELECT space_id, person_id, role, joined_at, left_at FROM space_members \
-         ORDER BY space_id, person_id",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+         WHERE space_id IN (SELECT s.id FROM spaces s WHERE 1",
+    );
+    push_space_scope(&mut q, scope, after, snapshot);
+    q.push(") ORDER BY space_id, person_id");
+    let members = q.build().fetch_all(&mut *conn).await?;
     for row in members {
         if let Some(&i) = index.get(row.try_get::<&str, _>(0)?) {
             spaces[i].members.push(MemberRecord {
@@ -90,13 +91,14 @@ pub async fn space_records(
             });
         }
     }
-    let changes = sqlx::query(
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "SELECT c.space_id, c.person_id, c.change, c.at, c.role, e.received_at \
          FROM membership_changes c LEFT JOIN events e ON e.seq = c.event_seq \
-         ORDER BY c.space_id, c.event_seq, c.id",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+         WHERE c.space_id IN (SELECT s.id FROM spaces s WHERE 1",
+    );
+    push_space_scope(&mut q, scope, after, snapshot);
+    q.push(") ORDER BY c.space_id, c.event_seq, c.id");
+    let changes = q.build().fetch_all(&mut *conn).await?;
     for row in changes {
         if let Some(&i) = index.get(row.try_get::<&str, _>(0)?) {
             spaces[i].membership_changes.push(MembershipChange {
@@ -118,12 +120,7 @@ fn push_space_scope(
     snapshot: i64,
 ) {
     if let Some(ids) = &scope.spaces {
-        q.push(" AND s.id IN (");
-        let mut list = q.separated(", ");
-        for id in ids {
-            list.push_bind(id.clone());
-        }
-        q.push(")");
+        push_in(q, "s.id", ids);
     }
     if let Some(seq) = after {
         q.push(" AND s.id IN (SELECT space_id FROM events WHERE seq > ")

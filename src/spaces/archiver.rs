@@ -129,7 +129,6 @@ pub async fn run(
         let health = Health {
             status: status.clone(),
             channel: tx.downgrade(),
-            channel_chunks: CHANNEL_CHUNKS,
             archive: archive.clone(),
         };
         serve(addr, health, shutdown.clone())
@@ -319,7 +318,7 @@ impl Controller {
         let counts = s.counts();
         let archived = Status::get(&s.archived);
         let rate = (archived - last_archived) as f64 / self.options.status_every.as_secs_f64();
-        let chunks = CHANNEL_CHUNKS - self.channel.capacity();
+        let chunks = self.channel.max_capacity() - self.channel.capacity();
         eprintln!(
             "status: {} | spaces {} subscribed, {} pending, {} failed | {:.1} events/s | backlog {} chunks + {} queued | archived {}, duplicates {}, rejected {}, reconnects {}",
             if s.connected() { "connected" } else { "disconnected" },

@@ -104,6 +104,12 @@ impl Token {
         serde_json::json!({ "tokenType": self.kind.as_str(), "token": self.secret }).to_string()
     }
 
+    /// Stops scrubbing this token from output: it has been replaced and no longer
+    /// works.
+    pub fn forget(&self) {
+        crate::redact::forget(&self.secret);
+    }
+
     /// `text` with the secret (plain or URL-encoded) replaced by `<redacted>`: for
     /// anything a server or library echoes back before it is shown. (Every token is
     /// in [`crate::redact`]'s registry from its creation.)

@@ -36,8 +36,6 @@ pub struct Health {
     pub status: Arc<Status>,
     /// The writer's channel (weak: it must not keep the writer from finishing).
     pub channel: mpsc::WeakSender<Vec<Item>>,
-    /// Chunks the writer's channel holds.
-    pub channel_chunks: usize,
     /// The archive, for the index lag.
     pub archive: Archive,
 }
@@ -46,7 +44,7 @@ impl Health {
     fn writer_chunks(&self) -> u64 {
         self.channel
             .upgrade()
-            .map_or(0, |tx| (self.channel_chunks - tx.capacity()) as u64)
+            .map_or(0, |tx| (tx.max_capacity() - tx.capacity()) as u64)
     }
 
     /// `None` when healthy, else why not.

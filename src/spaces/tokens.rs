@@ -18,6 +18,9 @@ use super::auth::{Token, TokenType};
 
 /// File in the data directory holding the latest refresh token.
 pub const REFRESH_TOKEN_FILE: &str = "oauth-refresh-token";
+/// Beside it: the SHA-256 of the refresh token given when the stored one was first
+/// stored, so that a new one given later (the stored one revoked) is used instead.
+const GIVEN_DIGEST_FILE: &str = "oauth-refresh-token.given";
 
 /// What an OAuth refresh needs.
 #[derive(Clone)]
@@ -68,6 +71,8 @@ struct Refresher {
     http: reqwest::Client,
     config: OAuthConfig,
     refresh_token: tokio::sync::Mutex<String>,
+    /// The access token replaced last, still scrubbed until it is replaced again.
+    retired: Mutex<Option<Token>>,
 }
 
 /// The token in force, shared by the socket task and the REST client.
@@ -109,18 +114,13 @@ impl Tokens {
         }
     }
 
-    /// OAuth tokens kept fresh. Starts from the stored refresh token when there is
-    /// one, and refreshes once now: the first access token comes from it.
+    /// OAuth tokens kept fresh, and the first access token got now. The refresh
+    /// token used is the one stored by an earlier run, unless the one given now is
+    /// new (differs from the one given when that was stored): then the given one.
     pub async fn oauth(config: OAuthConfig) -> Result<Tokens, RefreshError> {
         crate::redact::register(&config.client_secret);
         crate::redact::register(&config.refresh_token);
-        let stored = std::fs::read_to_string(config.state_dir.join(REFRESH_TOKEN_FILE))
-            .ok()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
-        if let Some(stored) = &stored {
-            crate::redact::register(stored);
-        }
+        let start = starting_refresh_token(&config)?;
         super::install_crypto();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -128,12 +128,14 @@ impl Tokens {
             .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
         let refresher = Arc::new(Refresher {
             http,
-            refresh_token: tokio::sync::Mutex::new(
-                stored.unwrap_or_else(|| config.refresh_token.clone()),
-            ),
+            refresh_token: tokio::sync::Mutex::new(start),
+            retired: Mutex::new(None),
             config,
         });
-        let current = refresher.refresh().await?;
+        let current = {
+            let mut refresh_token = refresher.refresh_token.lock().await;
+            refresher.grant(&mut refresh_token).await?
+        };
         Ok(Tokens {
             current: Arc::new(Mutex::new(current)),
             refresher: Some(refresher),
@@ -162,26 +164,46 @@ impl Tokens {
     /// failure logged); a failure with an expired token is returned, and the caller
     /// retries with its own backoff.
     pub async fn fresh(&self) -> Result<Token, RefreshError> {
-        if let (Some(refresher), Some(due)) = (&self.refresher, self.due()) {
-            if Instant::now() >= due {
-                match refresher.refresh().await {
-                    Ok(next) => *self.lock() = next,
-                    Err(e) if self.lock().expires_at.is_some_and(|t| Instant::now() < t) => {
-                        tracing::error!("token refresh failed; connecting with the current token until it expires: {e}");
-                    }
-                    Err(e) => return Err(e),
-                }
+        match self.refresh_if_due().await {
+            Ok(()) => {}
+            Err(e) if self.lock().expires_at.is_some_and(|t| Instant::now() < t) => {
+                tracing::error!(
+                    "token refresh failed; connecting with the current token until it expires: {e}"
+                );
             }
+            Err(e) => return Err(e),
         }
         Ok(self.current())
+    }
+
+    /// Refreshes when the token is due. One refresh at a time: whoever waited for
+    /// another finds the token fresh and does nothing (a second refresh would rotate
+    /// the refresh token again for nothing).
+    async fn refresh_if_due(&self) -> Result<(), RefreshError> {
+        let Some(refresher) = &self.refresher else {
+            return Ok(());
+        };
+        let mut refresh_token = refresher.refresh_token.lock().await;
+        if self.due().is_none_or(|due| Instant::now() < due) {
+            return Ok(());
+        }
+        let next = refresher.grant(&mut refresh_token).await?;
+        let old = std::mem::replace(&mut *self.lock(), next);
+        // The token just replaced may still show in a line about the socket it opened
+        // until it expires: keep scrubbing it until the next refresh, when it has.
+        let mut retired = refresher.retired.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(expired) = retired.replace(old.token) {
+            expired.forget();
+        }
+        Ok(())
     }
 
     /// Refreshes before each expiry until `stop`; a failed refresh is logged and
     /// retried with backoff (1 s doubling to 60 s). Does nothing for a fixed token.
     pub async fn keep_fresh(self, mut stop: watch::Receiver<bool>) {
-        let Some(refresher) = self.refresher.clone() else {
+        if self.refresher.is_none() {
             return;
-        };
+        }
         let mut delay = Duration::from_secs(1);
         while !*stop.borrow() {
             let wait = self.due().map_or(Duration::from_secs(60), |due| {
@@ -191,14 +213,8 @@ impl Tokens {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => break,
             }
-            if self.due().is_some_and(|due| Instant::now() < due) {
-                continue; // refreshed meanwhile, by a reconnect
-            }
-            match refresher.refresh().await {
-                Ok(next) => {
-                    *self.lock() = next;
-                    delay = Duration::from_secs(1);
-                }
+            match self.refresh_if_due().await {
+                Ok(()) => delay = Duration::from_secs(1),
                 Err(e) => {
                     tracing::error!("token refresh failed, retrying in {delay:?}: {e}");
                     tokio::select! {
@@ -213,9 +229,11 @@ impl Tokens {
 }
 
 impl Refresher {
-    /// One refresh: a new access token, and the rotated refresh token stored.
-    async fn refresh(&self) -> Result<Current, RefreshError> {
-        let mut refresh_token = self.refresh_token.lock().await;
+    /// One refresh with `refresh_token` (the locked current one): a new access token;
+    /// the rotated refresh token replaces it in memory first, then in the data dir. A
+    /// failure to store it is logged, not returned: the server no longer takes the
+    /// old one, so dropping the new one would end refreshing for good.
+    async fn grant(&self, refresh_token: &mut String) -> Result<Current, RefreshError> {
         let c = &self.config;
         let body = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "refresh_token")
@@ -262,9 +280,16 @@ impl Refresher {
         )
         .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
         if let Some(rotated) = grant.refresh_token.filter(|r| !r.trim().is_empty()) {
-            crate::redact::register(rotated.trim());
-            store_refresh_token(&c.state_dir, rotated.trim())?;
-            *refresh_token = rotated.trim().to_string();
+            let rotated = rotated.trim().to_string();
+            crate::redact::register(&rotated);
+            let used = std::mem::replace(refresh_token, rotated);
+            // The one given at start stays registered (it may be given again).
+            if used != c.refresh_token {
+                crate::redact::forget(&used);
+            }
+            if let Err(e) = store_refresh_token(&c.state_dir, refresh_token) {
+                tracing::error!("{e}; the new refresh token is kept in memory only");
+            }
         }
         let lifetime = Duration::from_secs(grant.expires_in.unwrap_or(3599).max(1));
         tracing::info!(expires_in = ?lifetime, "access token refreshed");
@@ -273,6 +298,43 @@ impl Refresher {
             expires_at: Some(Instant::now() + lifetime),
             lifetime,
         })
+    }
+}
+
+/// The refresh token to start from: the stored one, unless the one given is new.
+/// A digest of the given one is kept beside the stored one to tell.
+fn starting_refresh_token(config: &OAuthConfig) -> Result<String, RefreshError> {
+    use sha2::{Digest, Sha256};
+    let dir = &config.state_dir;
+    let stored = std::fs::read_to_string(dir.join(REFRESH_TOKEN_FILE))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    if let Some(stored) = &stored {
+        crate::redact::register(stored);
+    }
+    let given = config.refresh_token.trim();
+    let digest: String = Sha256::digest(given.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let marker = dir.join(GIVEN_DIGEST_FILE);
+    let known = std::fs::read_to_string(&marker).unwrap_or_default();
+    match stored {
+        Some(stored) if given.is_empty() || known.trim() == digest => Ok(stored),
+        _ if given.is_empty() => Err(RefreshError::Refused {
+            status: 0,
+            message: "no refresh token given and none stored".into(),
+        }),
+        _ => {
+            std::fs::write(&marker, format!("{digest}\n")).map_err(|source| {
+                RefreshError::Store {
+                    path: marker.display().to_string(),
+                    source,
+                }
+            })?;
+            Ok(given.to_string())
+        }
     }
 }
 

@@ -38,7 +38,7 @@ pub fn id_range(id: &str) -> (Vec<u8>, Vec<u8>) {
 }
 
 /// The bytes of an even number of hex digits (either case), as SQLite's `unhex`.
-fn unhex(text: &str) -> Option<Vec<u8>> {
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
     let digits = text.as_bytes();
     if !digits.len().is_multiple_of(2) {
         return None;

@@ -26,6 +26,7 @@ use sqlx::sqlite::{
 use sqlx::ConnectOptions;
 
 pub use codec::{compress, decompress};
+pub use dedup::unhex;
 pub use error::StoreError;
 pub use items::{BatchReport, IndexWork, Item, Rejection, Source, StoredEvent, Written};
 pub use writer::Writer;

@@ -134,6 +134,24 @@ async fn tokens_are_refreshed_across_expiries_and_restarts_with_nothing_lost() {
     );
     assert_eq!(stored_refresh_token(&archive), accounts.refresh_token());
     assert_no_secret(&again);
+
+    // The stored token revoked, the operator gives a new one: the new one is used.
+    std::fs::write(
+        archive.data_dir().join("oauth-refresh-token"),
+        "revoked-0000\n",
+    )
+    .unwrap();
+    let grants = accounts.grants();
+    let third = archive.dir.path().join("third.log");
+    let child = start(&archive, &sim, &accounts.refresh_token(), &third);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(child.stop(), 0);
+    assert!(
+        accounts.grants() > grants,
+        "{}",
+        std::fs::read_to_string(&third).unwrap()
+    );
+    assert_eq!(stored_refresh_token(&archive), accounts.refresh_token());
     sim.stop().await;
 }
 
