@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::search::{bad_usage, time_arg, KindArg, RemovedArg};
+use super::filters::{FilterArgs, RemovedArg};
+use super::search::bad_usage;
 use super::{Global, Outcome};
 use crate::export::verify::verify_file;
 use crate::export::{export, Compression, ExportError, ExportOptions, Removed};
@@ -36,28 +37,12 @@ pub enum ExportCommand {
 /// The flags of an export.
 #[derive(Debug, Args)]
 pub struct ExportFlags {
-    /// Only this space (id or title; repeatable).
-    #[arg(long, value_name = "ID_OR_TITLE")]
-    pub space: Vec<String>,
-    /// Only messages from this person (id, name or user name; repeatable).
-    #[arg(long, value_name = "PERSON")]
-    pub from: Vec<String>,
-    /// Only this kind.
-    #[arg(long, value_enum)]
-    pub kind: Option<KindArg>,
-    /// Created (or, with --by-modified, modified) at or after: ISO date-time, date, or
-    /// relative (7d).
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
-    /// Created (or modified) before.
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
+    /// Which messages.
+    #[command(flatten)]
+    pub filters: FilterArgs,
     /// Apply --since/--until to the modified time.
     #[arg(long)]
     pub by_modified: bool,
-    /// Removed messages.
-    #[arg(long, value_enum, default_value_t = RemovedArg::Include)]
-    pub removed: RemovedArg,
     /// Add the verbatim payloads of each message's events.
     #[arg(long)]
     pub raw: bool,
@@ -88,21 +73,18 @@ pub async fn run(global: &Global, args: ExportArgs) -> anyhow::Result<Outcome> {
         return verify(&file);
     }
     let flags = args.options;
-    let (since, until) = match (
-        time_arg("--since", &flags.since),
-        time_arg("--until", &flags.until),
-    ) {
-        (Ok(since), Ok(until)) => (since, until),
-        (Err(e), _) | (_, Err(e)) => return bad_usage(&e),
+    let (since, until) = match flags.filters.times() {
+        Ok(times) => times,
+        Err(e) => return bad_usage(&e),
     };
     let options = ExportOptions {
-        spaces: flags.space,
-        from: flags.from,
-        kind: flags.kind.map(|k| format!("{k:?}").to_lowercase()),
+        kind: flags.filters.kind(),
+        spaces: flags.filters.space,
+        from: flags.filters.from,
         since,
         until,
         by_modified: flags.by_modified,
-        removed: match flags.removed {
+        removed: match flags.filters.removed {
             RemovedArg::Include => Removed::Include,
             RemovedArg::Exclude => Removed::Exclude,
             RemovedArg::Only => Removed::Only,

@@ -1,6 +1,7 @@
 //! The command line: global options, one file per subcommand, and the exit codes.
 
 mod export;
+mod filters;
 mod generate;
 mod health;
 mod ingest;

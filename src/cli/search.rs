@@ -4,8 +4,8 @@ use std::io::{IsTerminal, Write};
 
 use clap::{Args, ValueEnum};
 
+use super::filters::{FilterArgs, RemovedArg};
 use super::{Global, Outcome};
-use crate::event::time::{now_millis, parse_time_arg};
 use crate::index::{RemovedFilter, Sort};
 use crate::render::{hit_json, hit_text};
 use crate::search::{search, SearchError, SearchOptions};
@@ -18,24 +18,9 @@ pub struct SearchArgs {
     /// sender_id), prefix*.
     #[arg(value_name = "QUERY")]
     pub query: String,
-    /// Only this space (id or title; repeatable).
-    #[arg(long, value_name = "ID_OR_TITLE")]
-    pub space: Vec<String>,
-    /// Only messages from this person (id, name or user name; repeatable).
-    #[arg(long, value_name = "PERSON")]
-    pub from: Vec<String>,
-    /// Only this kind.
-    #[arg(long, value_enum)]
-    pub kind: Option<KindArg>,
-    /// Created at or after: ISO date-time, date, or relative (30m, 12h, 7d, 2w).
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
-    /// Created before: ISO date-time, date, or relative.
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
-    /// Removed messages.
-    #[arg(long, value_enum, default_value_t = RemovedArg::Include)]
-    pub removed: RemovedArg,
+    /// Which messages.
+    #[command(flatten)]
+    pub filters: FilterArgs,
     /// Also match earlier versions (text that was edited away or removed).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "true|false")]
     pub in_history: bool,
@@ -54,28 +39,6 @@ pub struct SearchArgs {
     /// Colour: auto (when stdout is a terminal), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
-}
-
-/// `--kind`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum KindArg {
-    /// Chat messages.
-    Chat,
-    /// Posts.
-    Post,
-    /// Tasks.
-    Task,
-}
-
-/// `--removed`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum RemovedArg {
-    /// Removed and present messages.
-    Include,
-    /// Only messages not removed.
-    Exclude,
-    /// Only removed messages.
-    Only,
 }
 
 /// `--sort`.
@@ -100,15 +63,6 @@ pub enum ColorArg {
     Never,
 }
 
-pub(super) fn time_arg(name: &str, value: &Option<String>) -> Result<Option<i64>, String> {
-    match value {
-        None => Ok(None),
-        Some(text) => parse_time_arg(text, now_millis()).map(Some).ok_or_else(|| {
-            format!("{name} {text:?} is not a time (use 2024-05-01, 2024-05-01T12:00:00Z, 7d, 12h)")
-        }),
-    }
-}
-
 pub(super) fn bad_usage(message: &str) -> anyhow::Result<Outcome> {
     eprintln!("error: {message}");
     Ok(Outcome::BadUsage)
@@ -116,21 +70,18 @@ pub(super) fn bad_usage(message: &str) -> anyhow::Result<Outcome> {
 
 /// Runs `search`.
 pub async fn run(global: &Global, args: SearchArgs) -> anyhow::Result<Outcome> {
-    let (since, until) = match (
-        time_arg("--since", &args.since),
-        time_arg("--until", &args.until),
-    ) {
-        (Ok(since), Ok(until)) => (since, until),
-        (Err(e), _) | (_, Err(e)) => return bad_usage(&e),
+    let (since, until) = match args.filters.times() {
+        Ok(times) => times,
+        Err(e) => return bad_usage(&e),
     };
     let options = SearchOptions {
         query: args.query.clone(),
-        spaces: args.space,
-        from: args.from,
-        kind: args.kind.map(|k| format!("{k:?}").to_lowercase()),
+        kind: args.filters.kind(),
+        spaces: args.filters.space,
+        from: args.filters.from,
         since,
         until,
-        removed: match args.removed {
+        removed: match args.filters.removed {
             RemovedArg::Include => RemovedFilter::Include,
             RemovedArg::Exclude => RemovedFilter::Exclude,
             RemovedArg::Only => RemovedFilter::Only,
