@@ -7,13 +7,12 @@
 
 mod common;
 
-use common::peak_rss_mb;
+use common::{bench_events, peak_rss_mb, write_generated};
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use spaces_archive::export::{export, Compression, ExportOptions, Removed};
-use spaces_archive::generate::{write_stream, GenerateOptions};
 use spaces_archive::index::SearchIndex;
 use spaces_archive::ingest::{ingest, Input};
 use spaces_archive::store::Archive;
@@ -27,22 +26,8 @@ fn main() {
     let data = match std::env::var_os("BENCH_DATA_DIR") {
         Some(dir) => PathBuf::from(dir),
         None => {
-            let events: u64 = std::env::var("BENCH_EVENTS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(200_000);
             let input = work.path().join("stream.jsonl");
-            let mut file = std::io::BufWriter::new(std::fs::File::create(&input).expect("input"));
-            write_stream(
-                GenerateOptions {
-                    events,
-                    seed: 42,
-                    spaces: 8,
-                },
-                &mut file,
-            )
-            .expect("generate");
-            drop(file);
+            write_generated(&input, bench_events());
             let data = work.path().join("data");
             runtime.block_on(async {
                 let archive = Archive::open(&data).await.expect("archive");

@@ -5,38 +5,20 @@
 
 mod common;
 
-use common::{dir_size, peak_rss_mb};
+use common::{bench_events, dir_size, peak_rss_mb, write_generated};
 
 use std::time::Instant;
 
-use spaces_archive::generate::{write_stream, GenerateOptions};
 use spaces_archive::ingest::{ingest, Input};
 use spaces_archive::store::Archive;
 
 fn main() {
-    let events: u64 = std::env::var("BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
+    let events = bench_events();
     let work = tempfile::tempdir().expect("temp dir");
     let input = work.path().join("stream.jsonl");
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&input).expect("create input"));
-    write_stream(
-        GenerateOptions {
-            events,
-            seed: 42,
-            spaces: 8,
-        },
-        &mut file,
-    )
-    .expect("generate");
-    // Written back to disk before the clock starts: otherwise the kernel flushes these
-    // 190 MB while SQLite waits on its own fsyncs, and the run measures both.
-    file.into_inner()
-        .expect("flush input")
-        .sync_all()
-        .expect("sync input");
-    let input_size = std::fs::metadata(&input).expect("input size").len();
+    // Synced before the clock starts: otherwise the kernel writes these 190 MB back
+    // while SQLite waits on its own fsyncs, and the run measures both.
+    let input_size = write_generated(&input, events);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
