@@ -1,44 +1,46 @@
-//! Message records: one streamed query yields a row per stored version, in export
-//! order (space, created, id, then version); consecutive rows of one message become
-//! one record. The HTML a version does not store is read back from its payload.
+//! Message records. The keys of the messages in scope come first, in export order
+//! (space, created, id); then each message and its versions are read by one prepared
+//! statement stepped directly on SQLite, and its line is written from the columns in
+//! place: no value is built per field, and nothing but the line being written is held.
+//! The HTML a version does not store is read back from its payload.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::records::{
-    MessageRecord, OutOfScope, PersonRecord, RawEvent, RemovalRecord, TaskRecord, VersionRecord,
-};
+use super::json;
+use super::records::PersonRecord;
 use super::scope::Scope;
 use super::ExportError;
-use crate::event::time::format_millis;
 use crate::store::body::resolve_html;
-use crate::store::StoreError;
+use crate::store::raw::{RawConnection, RawStatement};
+use crate::store::{decompress, id_range, StoreError};
 
 /// Everyone in the archive, by id.
 pub type People = Arc<HashMap<String, PersonRecord>>;
 
-/// The keys (rowids) of the messages to export, in export order: fixed filters, then
-/// either the changing filters (a full export) or "changed after the cursor" (an
-/// incremental one, which also reports messages that left the filters). One row: a
-/// JSON array, 8 bytes per message once parsed.
+/// The keys of the messages to export, in export order: fixed filters, then either
+/// the changing filters (a full export) or "changed after the cursor" (an incremental
+/// one, which also reports messages that left the filters). One row: a JSON array of
+/// `rowid * 2 + in_scope`, 8 bytes per message once parsed.
 pub fn keys_query<'a>(
     scope: &Scope,
     after: Option<i64>,
     snapshot: i64,
 ) -> QueryBuilder<'a, Sqlite> {
-    let mut q = QueryBuilder::new(
-        "SELECT json_group_array(k) FROM (SELECT m.rowid AS k FROM messages m WHERE ",
-    );
-    scope.push_fixed(&mut q);
+    let mut q = QueryBuilder::new("SELECT json_group_array(k) FROM (SELECT m.rowid * 2 + ");
     match after {
         None => {
+            q.push("1 AS k FROM messages m WHERE ");
+            scope.push_fixed(&mut q);
             q.push(" AND ");
             scope.push_changing(&mut q);
         }
         Some(seq) => {
+            scope.push_changing(&mut q);
+            q.push(" AS k FROM messages m WHERE ");
+            scope.push_fixed(&mut q);
             q.push(" AND m.id IN (SELECT message_id FROM events WHERE seq > ")
                 .push_bind(seq)
                 .push(" AND seq <= ")
@@ -50,76 +52,185 @@ pub fn keys_query<'a>(
     q
 }
 
-/// One chunk of messages by rowid, in the order given, as one row: a JSON array with,
-/// per message, its columns and a nested array of its versions (with the payload, in
-/// hex, when the version's HTML is read from it). SQLite builds the JSON; the rows of
-/// sqlx cost a thread hand-off each, which one row per message and version made the
-/// largest cost of an export.
-pub fn chunk_query<'a>(scope: &Scope, rowids: &[i64]) -> QueryBuilder<'a, Sqlite> {
-    let mut q = QueryBuilder::new(
-        "SELECT json_group_array(json_array(m.id, m.space_id, m.kind, m.parent_id, m.sender_id, \
-         m.created, m.modified, m.like_count, m.chat_count, m.removed_at, m.removed_by, \
-         m.current_vno, ",
-    );
-    scope.push_changing(&mut q);
-    q.push(
-        ", (SELECT json_group_array(json_array(v.vno, v.change, v.at, v.modified, v.editor_id, \
-         v.removed, v.text, v.html, v.description_text, v.description_html, v.task_status, v.due, \
-         v.attachments, v.assignees, \
-         CASE WHEN v.html IS NULL OR v.description_html IS NULL THEN hex(e.payload) END) \
-         ORDER BY v.vno) FROM versions v LEFT JOIN events e ON e.seq = v.event_seq \
-         WHERE v.message_id = m.id)) ORDER BY k.key) \
-         FROM json_each(",
-    );
-    q.push_bind(serde_json::to_string(rowids).unwrap_or_default());
-    q.push(") k JOIN messages m ON m.rowid = k.value");
-    q
+/// A message and its versions, oldest first; one row with NULL versions when it has
+/// none. The last column says whether the HTML must be read from the payload.
+const MESSAGE_SQL: &str = "SELECT m.id, m.space_id, m.kind, m.parent_id, m.sender_id, \
+    m.created, m.modified, m.like_count, m.chat_count, m.removed_at, m.removed_by, \
+    m.current_vno, v.vno, v.change, v.at, v.modified, v.editor_id, v.removed, v.text, \
+    v.html, v.description_text, v.description_html, v.task_status, v.due, v.attachments, \
+    v.assignees, v.event_seq, \
+    (v.html_in_payload AND (v.html IS NULL OR v.description_html IS NULL)) \
+    FROM messages m LEFT JOIN versions v ON v.message_id = m.id WHERE m.rowid = ?1 \
+    ORDER BY v.vno";
+
+/// The payload a version's HTML is read from.
+const PAYLOAD_SQL: &str = "SELECT payload FROM events WHERE seq = ?1";
+
+/// A message's payloads (for `--raw`), through the event key index.
+const EVENTS_SQL: &str = "SELECT seq, received_at, source, category, payload FROM events \
+    WHERE dedup_key >= ?1 AND dedup_key < ?2 AND message_id = ?3 AND seq <= ?4 ORDER BY seq";
+
+/// What one message's line was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line {
+    /// A message record, with this many versions and payloads.
+    Message {
+        /// Versions written.
+        versions: u64,
+        /// Payloads written (`--raw`).
+        events: u64,
+    },
+    /// An `out_of_scope` record.
+    OutOfScope,
 }
 
-/// A message's columns as [`chunk_query`] writes them.
-#[derive(Debug, serde::Deserialize)]
-struct MessageColumns(
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-    i64,
-    i64,
-    Vec<VersionColumns>,
-);
+/// Writes message lines from a locked connection.
+pub struct MessageLines<'c> {
+    message: RawStatement<'c>,
+    payload: RawStatement<'c>,
+    events: Option<(RawStatement<'c>, i64)>,
+    people: PersonJson,
+    head: Head,
+    versions: Vec<u8>,
+    previous: Fields,
+    next: Fields,
+    current: Fields,
+}
 
-/// A version's columns as [`chunk_query`] writes them.
-#[derive(Debug, serde::Deserialize)]
-struct VersionColumns(
-    i64,
-    String,
-    i64,
-    Option<i64>,
-    Option<String>,
-    i64,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-/// A message's columns.
-#[derive(Debug)]
-pub struct MessageRow {
+impl<'c> MessageLines<'c> {
+    /// Prepares the statements; with `raw_until`, lines carry the payloads up to that
+    /// sequence number.
+    pub fn new(
+        conn: &'c RawConnection<'_>,
+        people: &People,
+        raw_until: Option<i64>,
+    ) -> Result<MessageLines<'c>, StoreError> {
+        Ok(MessageLines {
+            message: conn.prepare(MESSAGE_SQL)?,
+            payload: conn.prepare(PAYLOAD_SQL)?,
+            events: match raw_until {
+                Some(seq) => Some((conn.prepare(EVENTS_SQL)?, seq)),
+                None => None,
+            },
+            people: PersonJson::new(people),
+            head: Head::default(),
+            versions: Vec::new(),
+            previous: Fields::default(),
+            next: Fields::default(),
+            current: Fields::default(),
+        })
+    }
+
+    /// Appends the line (with its newline) of the message whose key [`keys_query`]
+    /// gave.
+    pub fn line(&mut self, key: i64, out: &mut Vec<u8>) -> Result<Line, ExportError> {
+        let (rowid, in_scope) = (key >> 1, key & 1 == 1);
+        let stmt = &mut self.message;
+        stmt.reset();
+        stmt.bind_i64(1, rowid)?;
+        if !stmt.step()? {
+            return Err(StoreError::Corrupt(format!(
+                "message row {rowid} vanished during the export"
+            ))
+            .into());
+        }
+        self.head.read(stmt)?;
+        if !in_scope {
+            out.extend_from_slice(b"{\"type\":\"out_of_scope\",\"id\":");
+            json::string(out, &self.head.id);
+            out.extend_from_slice(b",\"space_id\":");
+            json::opt_string(out, self.head.space_id.as_deref());
+            out.extend_from_slice(b"}\n");
+            return Ok(Line::OutOfScope);
+        }
+        self.versions.clear();
+        let mut versions = 0u64;
+        let mut current = None;
+        loop {
+            if !self.message.is_null(12) {
+                self.next
+                    .read(&self.message, &mut self.payload, &self.head.id)?;
+                self.next.read_assignees(&self.message, &self.people)?;
+                let vno = self.message.i64(12);
+                if versions > 0 {
+                    self.versions.push(b',');
+                }
+                write_version(
+                    &mut self.versions,
+                    &self.message,
+                    &self.next,
+                    (versions > 0).then_some(&self.previous),
+                    self.head.is_task,
+                    &self.people,
+                )?;
+                std::mem::swap(&mut self.previous, &mut self.next);
+                if vno == self.head.current_vno {
+                    self.current.copy_from(&self.previous);
+                    current = Some(true);
+                }
+                versions += 1;
+            }
+            if !self.message.step()? {
+                break;
+            }
+        }
+        let current = match (current, versions) {
+            (Some(_), _) => Some(&self.current),
+            (None, 0) => None,
+            (None, _) => Some(&self.previous),
+        };
+        self.head.write(out, current, &self.people);
+        out.extend_from_slice(b",\"versions\":[");
+        out.extend_from_slice(&self.versions);
+        out.push(b']');
+        let mut events = 0;
+        if let Some((stmt, until)) = &mut self.events {
+            events = write_events(out, stmt, &self.head.id, *until)?;
+        }
+        out.extend_from_slice(b"}\n");
+        Ok(Line::Message { versions, events })
+    }
+}
+
+/// Each person's record as JSON, written once.
+struct PersonJson(HashMap<String, Vec<u8>>);
+
+impl PersonJson {
+    fn new(people: &People) -> PersonJson {
+        PersonJson(
+            people
+                .iter()
+                .map(|(id, p)| (id.clone(), serde_json::to_vec(p).unwrap_or_default()))
+                .collect(),
+        )
+    }
+
+    fn write(&self, out: &mut Vec<u8>, id: &str) {
+        match self.0.get(id) {
+            Some(json) => out.extend_from_slice(json),
+            None => {
+                out.extend_from_slice(b"{\"id\":");
+                json::string(out, id);
+                out.extend_from_slice(b",\"name\":null,\"username\":null}");
+            }
+        }
+    }
+
+    fn write_opt(&self, out: &mut Vec<u8>, id: Option<&str>) {
+        match id {
+            Some(id) => self.write(out, id),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+}
+
+/// A message's own columns, copied out of the first row.
+#[derive(Default)]
+struct Head {
     id: String,
     space_id: Option<String>,
     kind: String,
+    is_task: bool,
     parent_id: Option<String>,
     sender_id: Option<String>,
     created: Option<i64>,
@@ -129,248 +240,320 @@ pub struct MessageRow {
     removed_at: Option<i64>,
     removed_by: Option<String>,
     current_vno: i64,
-    /// Matches the filters now.
-    pub in_scope: bool,
 }
 
-/// A version's columns.
-#[derive(Debug)]
-pub struct VersionRow {
-    vno: i64,
-    change: String,
-    at: i64,
-    modified: Option<i64>,
-    editor_id: Option<String>,
-    removed: bool,
-    text: String,
-    html: Option<String>,
-    description_text: String,
-    description_html: Option<String>,
-    task_status: Option<String>,
-    due: Option<i64>,
-    attachments: Option<String>,
-    assignees: Option<String>,
-    payload: Option<Vec<u8>>,
-}
-
-/// A message and its versions, as read.
-#[derive(Debug)]
-pub struct MessageRows {
-    /// The message.
-    pub message: MessageRow,
-    /// Its versions, oldest first.
-    pub versions: Vec<VersionRow>,
-    /// With `--raw`: its payloads.
-    pub events: Option<Vec<RawEvent>>,
-}
-
-impl MessageRows {
-    /// The message's id.
-    pub fn message_id(&self) -> &str {
-        &self.message.id
+impl Head {
+    fn read(&mut self, row: &RawStatement<'_>) -> Result<(), StoreError> {
+        let text = |i, what| row.text(i, what).map(|t| t.map(str::to_owned));
+        self.id.clear();
+        self.id
+            .push_str(row.text(0, "message id")?.unwrap_or_default());
+        self.space_id = text(1, "space id")?;
+        self.kind.clear();
+        self.kind
+            .push_str(row.text(2, "message kind")?.unwrap_or_default());
+        self.is_task = self.kind == "task";
+        self.parent_id = text(3, "parent id")?;
+        self.sender_id = text(4, "sender id")?;
+        self.created = row.opt_i64(5);
+        self.modified = row.opt_i64(6);
+        self.like_count = row.opt_i64(7);
+        self.chat_count = row.opt_i64(8);
+        self.removed_at = row.opt_i64(9);
+        self.removed_by = text(10, "remover id")?;
+        self.current_vno = row.i64(11);
+        Ok(())
     }
-}
 
-/// The messages of one [`chunk_query`] row.
-pub fn parse_chunk(json: &str) -> Result<Vec<MessageRows>, ExportError> {
-    let corrupt =
-        |e: serde_json::Error| StoreError::Corrupt(format!("an export chunk does not parse: {e}"));
-    let columns: Vec<MessageColumns> = serde_json::from_str(json).map_err(corrupt)?;
-    let mut messages = Vec::with_capacity(columns.len());
-    for c in columns {
-        let versions =
-            c.13.into_iter()
-                .map(version_from)
-                .collect::<Result<Vec<_>, ExportError>>()?;
-        messages.push(MessageRows {
-            message: MessageRow {
-                id: c.0,
-                space_id: c.1,
-                kind: c.2,
-                parent_id: c.3,
-                sender_id: c.4,
-                created: c.5,
-                modified: c.6,
-                like_count: c.7,
-                chat_count: c.8,
-                removed_at: c.9,
-                removed_by: c.10,
-                current_vno: c.11,
-                in_scope: c.12 != 0,
-            },
-            versions,
-            events: None,
-        });
-    }
-    Ok(messages)
-}
-
-fn version_from(v: VersionColumns) -> Result<VersionRow, ExportError> {
-    let payload = match v.14 {
-        Some(hex) => Some(
-            crate::store::unhex(&hex)
-                .ok_or_else(|| StoreError::Corrupt("a payload's hex does not decode".into()))?,
-        ),
-        None => None,
-    };
-    Ok(VersionRow {
-        vno: v.0,
-        change: v.1,
-        at: v.2,
-        modified: v.3,
-        editor_id: v.4,
-        removed: v.5 != 0,
-        text: v.6,
-        html: v.7,
-        description_text: v.8,
-        description_html: v.9,
-        task_status: v.10,
-        due: v.11,
-        attachments: v.12,
-        assignees: v.13,
-        payload,
-    })
-}
-
-/// The line of one message: a message record, or `out_of_scope` when it left the
-/// filters. Returns the JSON and the number of versions written.
-pub fn message_line(
-    rows: MessageRows,
-    people: &People,
-) -> Result<(Vec<u8>, u64, bool), ExportError> {
-    let m = rows.message;
-    if !m.in_scope {
-        let record = OutOfScope {
-            kind: "out_of_scope",
-            id: m.id,
-            space_id: m.space_id,
-        };
-        return Ok((serde_json::to_vec(&record)?, 0, false));
-    }
-    let is_task = m.kind == "task";
-    let mut versions: Vec<VersionRecord> = Vec::with_capacity(rows.versions.len());
-    let mut current = None;
-    for v in rows.versions {
-        let record = version_record(v, is_task, people, versions.last())?;
-        if record.vno == m.current_vno {
-            current = Some(versions.len());
+    /// Everything up to the versions, the current state's fields included.
+    fn write(&self, out: &mut Vec<u8>, current: Option<&Fields>, people: &PersonJson) {
+        out.extend_from_slice(b"{\"type\":\"message\",\"id\":");
+        json::string(out, &self.id);
+        out.extend_from_slice(b",\"space_id\":");
+        json::opt_string(out, self.space_id.as_deref());
+        out.extend_from_slice(b",\"kind\":");
+        json::string(out, &self.kind);
+        out.extend_from_slice(b",\"parent_id\":");
+        json::opt_string(out, self.parent_id.as_deref());
+        out.extend_from_slice(b",\"sender\":");
+        people.write_opt(out, self.sender_id.as_deref());
+        out.extend_from_slice(b",\"created\":");
+        json::opt_time(out, self.created);
+        out.extend_from_slice(b",\"modified\":");
+        json::opt_time(out, self.modified);
+        let empty = Fields::default();
+        let fields = current.unwrap_or(&empty);
+        fields.write_content(out);
+        out.extend_from_slice(b",\"attachments\":");
+        match current {
+            Some(fields) => out.extend_from_slice(fields.attachments.as_bytes()),
+            None => out.extend_from_slice(b"[]"),
         }
-        versions.push(record);
+        out.extend_from_slice(b",\"assignees\":[");
+        out.extend_from_slice(&fields.assignees);
+        out.extend_from_slice(b"],\"task\":");
+        match current {
+            Some(fields) if self.is_task => fields.write_task(out),
+            _ => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"like_count\":");
+        json::opt_int(out, self.like_count);
+        out.extend_from_slice(b",\"chat_count\":");
+        json::opt_int(out, self.chat_count);
+        out.extend_from_slice(b",\"removed\":");
+        match self.removed_at {
+            Some(at) => {
+                out.extend_from_slice(b"{\"at\":");
+                json::time(out, at);
+                out.extend_from_slice(b",\"by\":");
+                people.write_opt(out, self.removed_by.as_deref());
+                out.push(b'}');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
     }
-    let current = current
-        .or(versions.len().checked_sub(1))
-        .map(|i| &versions[i]);
-    let empty = || RawValue::from_string("[]".into());
-    let record = MessageRecord {
-        kind_tag: "message",
-        space_id: m.space_id,
-        kind: m.kind,
-        parent_id: m.parent_id,
-        sender: m.sender_id.map(|id| person(people, id)),
-        created: m.created.map(format_millis),
-        modified: m.modified.map(format_millis),
-        text: current.map(|v| v.text.clone()).unwrap_or_default(),
-        html: current.map(|v| v.html.clone()).unwrap_or_default(),
-        description: current.map(|v| v.description.clone()).unwrap_or_default(),
-        description_html: current
-            .map(|v| v.description_html.clone())
-            .unwrap_or_default(),
-        attachments: match current {
-            Some(v) => v.attachments.clone(),
-            None => empty()?,
-        },
-        assignees: current.map(|v| v.assignees.clone()).unwrap_or_default(),
-        task: current.and_then(|v| {
-            v.task.as_ref().map(|t| TaskRecord {
-                status: t.status.clone(),
-                due: t.due.clone(),
-            })
-        }),
-        like_count: m.like_count,
-        chat_count: m.chat_count,
-        removed: m.removed_at.map(|at| RemovalRecord {
-            at: format_millis(at),
-            by: m.removed_by.map(|id| person(people, id)),
-        }),
-        id: m.id,
-        versions,
-        events: rows.events,
-    };
-    let count = record.versions.len() as u64;
-    Ok((serde_json::to_vec(&record)?, count, true))
 }
 
-fn version_record(
-    v: VersionRow,
+/// The content of one version, as exported (HTML resolved), kept to compare with the
+/// next and to write the message's current state.
+#[derive(Default)]
+struct Fields {
+    text: String,
+    html: String,
+    description: String,
+    description_html: String,
+    status: Option<String>,
+    due: Option<i64>,
+    /// JSON array, as stored.
+    attachments: String,
+    /// The person records, comma-separated, without the brackets.
+    assignees: Vec<u8>,
+    removed: bool,
+}
+
+impl Fields {
+    /// Reads the version columns of `row`, resolving HTML from the payload when the
+    /// version does not store it.
+    fn read(
+        &mut self,
+        row: &RawStatement<'_>,
+        payload: &mut RawStatement<'_>,
+        message_id: &str,
+    ) -> Result<(), ExportError> {
+        let text = row.text(18, "version text")?.unwrap_or_default();
+        let description = row.text(20, "version description")?.unwrap_or_default();
+        let html = row.text(19, "version HTML")?;
+        let description_html = row.text(21, "version description HTML")?;
+        set(&mut self.text, text);
+        set(&mut self.description, description);
+        if row.i64(27) != 0 {
+            let seq = row.i64(26);
+            payload.reset();
+            payload.bind_i64(1, seq)?;
+            if !payload.step()? {
+                return Err(StoreError::Corrupt(format!(
+                    "message {message_id}: payload {seq} of a version is missing"
+                ))
+                .into());
+            }
+            let (html, description_html) = resolve_html(
+                html.map(str::to_owned),
+                description_html.map(str::to_owned),
+                payload.bytes(0).unwrap_or_default(),
+            )?;
+            set(&mut self.html, html.as_deref().unwrap_or(text));
+            set(
+                &mut self.description_html,
+                description_html.as_deref().unwrap_or(description),
+            );
+        } else {
+            set(&mut self.html, html.unwrap_or(text));
+            set(
+                &mut self.description_html,
+                description_html.unwrap_or(description),
+            );
+        }
+        self.status = row.text(22, "task status")?.map(str::to_owned);
+        self.due = row.opt_i64(23);
+        match row.text(24, "attachments")? {
+            Some(attachments) => {
+                serde_json::from_str::<serde::de::IgnoredAny>(attachments).map_err(|e| {
+                    StoreError::Corrupt(format!("message {message_id}: attachments: {e}"))
+                })?;
+                set(&mut self.attachments, attachments);
+            }
+            None => set(&mut self.attachments, "[]"),
+        }
+        self.removed = row.i64(17) != 0;
+        Ok(())
+    }
+
+    /// The assignees of `row` as person records.
+    fn read_assignees(
+        &mut self,
+        row: &RawStatement<'_>,
+        people: &PersonJson,
+    ) -> Result<(), ExportError> {
+        self.assignees.clear();
+        if let Some(json) = row.text(25, "assignees")? {
+            let ids: Vec<std::borrow::Cow<'_, str>> = serde_json::from_str(json).map_err(|e| {
+                StoreError::Corrupt(format!("version assignees are not a list of ids: {e}"))
+            })?;
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    self.assignees.push(b',');
+                }
+                people.write(&mut self.assignees, id);
+            }
+        }
+        Ok(())
+    }
+
+    fn copy_from(&mut self, other: &Fields) {
+        self.text.clone_from(&other.text);
+        self.html.clone_from(&other.html);
+        self.description.clone_from(&other.description);
+        self.description_html.clone_from(&other.description_html);
+        self.status.clone_from(&other.status);
+        self.due = other.due;
+        self.attachments.clone_from(&other.attachments);
+        self.assignees.clone_from(&other.assignees);
+        self.removed = other.removed;
+    }
+
+    /// `,"text":…,"html":…,"description":…,"description_html":…`
+    fn write_content(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b",\"text\":");
+        json::string(out, &self.text);
+        out.extend_from_slice(b",\"html\":");
+        json::string(out, &self.html);
+        out.extend_from_slice(b",\"description\":");
+        json::string(out, &self.description);
+        out.extend_from_slice(b",\"description_html\":");
+        json::string(out, &self.description_html);
+    }
+
+    fn write_task(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"status\":");
+        json::opt_string(out, self.status.as_deref());
+        out.extend_from_slice(b",\"due\":");
+        json::opt_time(out, self.due);
+        out.push(b'}');
+    }
+
+    /// The fields that differ from `before`, in the format's order.
+    fn changes(&self, before: &Fields, is_task: bool) -> impl Iterator<Item = &'static str> {
+        let task = is_task.then_some(());
+        [
+            ("text", before.text != self.text),
+            ("html", before.html != self.html),
+            ("description", before.description != self.description),
+            (
+                "description_html",
+                before.description_html != self.description_html,
+            ),
+            (
+                "task.status",
+                task.is_some() && before.status != self.status,
+            ),
+            ("task.due", task.is_some() && before.due != self.due),
+            ("attachments", before.attachments != self.attachments),
+            ("assignees", before.assignees != self.assignees),
+            ("removed", before.removed != self.removed),
+        ]
+        .into_iter()
+        .filter_map(|(name, differs)| differs.then_some(name))
+    }
+}
+
+fn set(target: &mut String, value: &str) {
+    target.clear();
+    target.push_str(value);
+}
+
+/// One element of `versions`.
+fn write_version(
+    out: &mut Vec<u8>,
+    row: &RawStatement<'_>,
+    fields: &Fields,
+    previous: Option<&Fields>,
     is_task: bool,
-    people: &People,
-    previous: Option<&VersionRecord>,
-) -> Result<VersionRecord, ExportError> {
-    let (html, description_html) = match (&v.html, &v.description_html, &v.payload) {
-        (Some(_), Some(_), _) | (_, _, None) => (v.html, v.description_html),
-        (_, _, Some(payload)) => resolve_html(v.html, v.description_html, payload)?,
-    };
-    let assignees: Vec<String> = match v.assignees.as_deref() {
-        Some(json) => serde_json::from_str(json).map_err(|e| {
-            StoreError::Corrupt(format!("version assignees are not a list of ids: {e}"))
-        })?,
-        None => Vec::new(),
-    };
-    let record = VersionRecord {
-        vno: v.vno,
-        change: v.change,
-        changed: Vec::new(),
-        at: format_millis(v.at),
-        modified: v.modified.map(format_millis),
-        editor: v.editor_id.map(|id| person(people, id)),
-        removed: v.removed,
-        html: html.unwrap_or_else(|| v.text.clone()),
-        text: v.text,
-        description_html: description_html.unwrap_or_else(|| v.description_text.clone()),
-        description: v.description_text,
-        task: is_task.then(|| TaskRecord {
-            status: v.task_status,
-            due: v.due.map(format_millis),
-        }),
-        attachments: RawValue::from_string(v.attachments.unwrap_or_else(|| "[]".into()))?,
-        assignees: assignees.into_iter().map(|id| person(people, id)).collect(),
-    };
-    Ok(VersionRecord {
-        changed: previous.map(|p| changes(p, &record)).unwrap_or_default(),
-        ..record
-    })
+    people: &PersonJson,
+) -> Result<(), ExportError> {
+    out.extend_from_slice(b"{\"vno\":");
+    json::int(out, row.i64(12));
+    out.extend_from_slice(b",\"change\":");
+    json::string(out, row.text(13, "version change")?.unwrap_or_default());
+    out.extend_from_slice(b",\"changed\":[");
+    if let Some(previous) = previous {
+        for (i, name) in fields.changes(previous, is_task).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::string(out, name);
+        }
+    }
+    out.extend_from_slice(b"],\"at\":");
+    json::time(out, row.i64(14));
+    out.extend_from_slice(b",\"modified\":");
+    json::opt_time(out, row.opt_i64(15));
+    out.extend_from_slice(b",\"editor\":");
+    people.write_opt(out, row.text(16, "editor id")?);
+    out.extend_from_slice(b",\"removed\":");
+    json::boolean(out, fields.removed);
+    fields.write_content(out);
+    out.extend_from_slice(b",\"task\":");
+    if is_task {
+        fields.write_task(out);
+    } else {
+        out.extend_from_slice(b"null");
+    }
+    out.extend_from_slice(b",\"attachments\":");
+    out.extend_from_slice(fields.attachments.as_bytes());
+    out.extend_from_slice(b",\"assignees\":[");
+    out.extend_from_slice(&fields.assignees);
+    out.extend_from_slice(b"]}");
+    Ok(())
 }
 
-/// The fields of `now` that differ from `before`.
-fn changes(before: &VersionRecord, now: &VersionRecord) -> Vec<&'static str> {
-    let task = |v: &VersionRecord| {
-        v.task
-            .as_ref()
-            .map(|t| (t.status.clone(), t.due.clone()))
-            .unwrap_or_default()
-    };
-    let (status_before, due_before) = task(before);
-    let (status_now, due_now) = task(now);
-    [
-        ("text", before.text != now.text),
-        ("html", before.html != now.html),
-        ("description", before.description != now.description),
-        (
-            "description_html",
-            before.description_html != now.description_html,
-        ),
-        ("task.status", status_before != status_now),
-        ("task.due", due_before != due_now),
-        (
-            "attachments",
-            before.attachments.get() != now.attachments.get(),
-        ),
-        ("assignees", before.assignees != now.assignees),
-        ("removed", before.removed != now.removed),
-    ]
-    .into_iter()
-    .filter_map(|(name, differs)| differs.then_some(name))
-    .collect()
+/// `,"events":[…]`: the message's payloads, verbatim, up to `until`.
+fn write_events(
+    out: &mut Vec<u8>,
+    stmt: &mut RawStatement<'_>,
+    id: &str,
+    until: i64,
+) -> Result<u64, ExportError> {
+    let (start, end) = id_range(id);
+    stmt.reset();
+    stmt.bind_blob(1, &start)?;
+    stmt.bind_blob(2, &end)?;
+    stmt.bind_text(3, id)?;
+    stmt.bind_i64(4, until)?;
+    out.extend_from_slice(b",\"events\":[");
+    let mut n = 0;
+    while stmt.step()? {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"seq\":");
+        json::int(out, stmt.i64(0));
+        out.extend_from_slice(b",\"received_at\":");
+        json::time(out, stmt.i64(1));
+        out.extend_from_slice(b",\"source\":");
+        json::string(out, stmt.text(2, "event source")?.unwrap_or_default());
+        out.extend_from_slice(b",\"category\":");
+        json::string(out, stmt.text(3, "event category")?.unwrap_or_default());
+        out.extend_from_slice(b",\"payload\":");
+        let payload = decompress(stmt.bytes(4).unwrap_or_default())
+            .map_err(|e| StoreError::Corrupt(format!("payload does not decompress: {e}")))?;
+        let payload = std::str::from_utf8(&payload)
+            .map_err(|e| StoreError::Corrupt(format!("payload is not UTF-8: {e}")))?;
+        json::string(out, payload);
+        out.push(b'}');
+        n += 1;
+    }
+    out.push(b']');
+    Ok(n)
 }
 
 /// A person by id, with what the archive knows of them.

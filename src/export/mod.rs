@@ -2,10 +2,11 @@
 //! one read snapshot of SQLite in constant memory, with a manifest, counts, a SHA-256
 //! of the records, and a cursor for incremental exports; `export verify` checks one.
 //!
-//! Threads: SQLite steps the query on its own thread, this task turns rows into
-//! per-message groups, and a builder thread makes the JSON (reading back HTML from
-//! compressed payloads), hashes and writes it.
+//! Threads: this task steps SQLite directly and writes each message's line from the
+//! columns in place (reading back HTML from compressed payloads where a version does
+//! not store it); a writer thread hashes and writes the lines a block at a time.
 
+mod json;
 mod messages;
 mod records;
 mod scope;
@@ -18,19 +19,19 @@ use std::path::Path;
 
 use indicatif::ProgressBar;
 use sqlx::{Row, SqliteConnection};
-use tokio::sync::mpsc;
 
-use messages::{chunk_query, keys_query, message_line, parse_chunk, MessageRows, People};
-use records::{ArchiveInfo, Complete, Manifest, RawEvent, FORMAT};
+use messages::{keys_query, Line, MessageLines};
+use records::{ArchiveInfo, Complete, Manifest, FORMAT};
 pub use scope::{ExportOptions, Removed, Scope};
 pub use sink::Compression;
 use sink::Sink;
 
 use crate::event::time::{format_millis, now_millis};
-use crate::store::{lookup, Archive, StoreError};
+use crate::store::raw::RawConnection;
+use crate::store::{Archive, StoreError};
 
-/// Messages read in one query and handed to the builder thread at a time.
-const BATCH: usize = 256;
+/// Bytes of lines handed to the writer thread at a time.
+const BLOCK: usize = 1 << 20;
 
 /// Why an export failed. Nothing is left at `--output` when it does.
 #[derive(Debug, thiserror::Error)]
@@ -114,23 +115,39 @@ pub async fn export(
         counts.insert("event".into(), 0);
     }
 
-    let (chunks, received) = mpsc::channel::<Chunk>(4);
-    let builder = {
-        let people = people.clone();
-        let progress = progress.clone();
-        std::thread::Builder::new()
-            .name("export-build".into())
-            .spawn(move || build_lines(received, sink, counts, &people, &progress))?
+    let keys: String = keys_query(&scope, after, last_seq)
+        .build()
+        .fetch_one(&mut *snapshot)
+        .await?
+        .try_get(0)?;
+    let keys: Vec<i64> = serde_json::from_str(&keys)?;
+    progress.set_length(keys.len() as u64);
+    let (blocks, to_write) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+    let (spent, free) = std::sync::mpsc::channel::<Vec<u8>>();
+    let writer = std::thread::Builder::new()
+        .name("export-write".into())
+        .spawn(move || -> std::io::Result<Sink> {
+            let mut sink = sink;
+            for block in to_write {
+                sink.block(&block)?;
+                let _ = spent.send(block);
+            }
+            Ok(sink)
+        })?;
+    let streamed = {
+        let mut handle = snapshot.lock_handle().await?;
+        let raw_until = scope.raw.then_some(last_seq);
+        blocking(|| {
+            let conn = RawConnection::new(&mut handle);
+            let mut lines = MessageLines::new(&conn, &people, raw_until)?;
+            stream_lines(&mut lines, &keys, &blocks, &free, &mut counts, &progress)
+        })
     };
-    let read = read_messages(&mut snapshot, &scope, after, last_seq, &chunks, &progress).await;
-    drop(chunks);
-    let built = builder.join().map_err(|_| {
-        ExportError::Io(std::io::Error::other(
-            "the export's builder thread panicked",
-        ))
-    })?;
-    read?;
-    let (sink, counts) = built?;
+    drop(blocks);
+    let sink = writer
+        .join()
+        .map_err(|_| std::io::Error::other("the export's writer thread panicked"))??;
+    streamed?;
     progress.finish_and_clear();
     let cursor = scope.cursor(last_seq);
     let complete = Complete {
@@ -162,103 +179,23 @@ async fn archive_info(conn: &mut SqliteConnection) -> Result<ArchiveInfo, Export
     })
 }
 
-/// A chunk of messages for the builder: as SQLite wrote it, or already read (with
-/// `--raw`, whose payloads are added here).
-enum Chunk {
-    Json(String),
-    Rows(Vec<MessageRows>),
-}
-
-/// Reads the messages in scope, a chunk at a time, and hands them to the builder.
-async fn read_messages(
-    conn: &mut SqliteConnection,
-    scope: &Scope,
-    after: Option<i64>,
-    last_seq: i64,
-    chunks: &mpsc::Sender<Chunk>,
-    progress: &ProgressBar,
-) -> Result<(), ExportError> {
-    let keys: String = keys_query(scope, after, last_seq)
-        .build()
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
-    let keys: Vec<i64> = serde_json::from_str(&keys)?;
-    progress.set_length(keys.len() as u64);
-    for rowids in keys.chunks(BATCH) {
-        let json: String = chunk_query(scope, rowids)
-            .build()
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get(0)?;
-        let chunk = if scope.raw {
-            let mut rows = parse_chunk(&json)?;
-            for message in rows.iter_mut().filter(|m| m.message.in_scope) {
-                message.events = Some(raw_events(conn, message.message_id(), last_seq).await?);
-            }
-            Chunk::Rows(rows)
-        } else {
-            Chunk::Json(json)
-        };
-        if chunks.send(chunk).await.is_err() {
-            return Ok(()); // the builder stopped; its error is reported
-        }
+/// Runs `f`, which blocks, off the runtime's other tasks when the runtime allows it.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
-    Ok(())
 }
 
-async fn raw_events(
-    conn: &mut SqliteConnection,
-    id: &str,
-    last_seq: i64,
-) -> Result<Vec<RawEvent>, ExportError> {
-    Ok(lookup::message_events(conn, id, last_seq)
-        .await?
-        .into_iter()
-        .map(|e| RawEvent {
-            seq: e.seq,
-            received_at: format_millis(e.received_at),
-            source: e.source,
-            category: e.category,
-            payload: e.payload,
-        })
-        .collect())
-}
-
-/// The builder thread: the JSON lines of each chunk, handed as one block to a writer
-/// thread that hashes and writes them in order (so building goes on while a write
-/// waits for the disk).
-fn build_lines(
-    mut received: mpsc::Receiver<Chunk>,
-    sink: Sink,
-    mut counts: BTreeMap<String, u64>,
-    people: &People,
-    progress: &ProgressBar,
-) -> Result<(Sink, BTreeMap<String, u64>), ExportError> {
-    let (blocks, to_write) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
-    let writer = std::thread::Builder::new()
-        .name("export-write".into())
-        .spawn(move || -> std::io::Result<Sink> {
-            let mut sink = sink;
-            for block in to_write {
-                sink.block(&block)?;
-            }
-            Ok(sink)
-        })?;
-    let built = build_blocks(&mut received, &blocks, &mut counts, people, progress);
-    drop(blocks);
-    let sink = writer
-        .join()
-        .map_err(|_| std::io::Error::other("the export's writer thread panicked"))??;
-    built?;
-    Ok((sink, counts))
-}
-
-fn build_blocks(
-    received: &mut mpsc::Receiver<Chunk>,
+/// Writes the line of every key in blocks of about [`BLOCK`] bytes, handed to the
+/// writer thread (which hashes and writes them while the next block is made) and
+/// handed back to be filled again.
+fn stream_lines(
+    lines: &mut MessageLines<'_>,
+    keys: &[i64],
     blocks: &std::sync::mpsc::SyncSender<Vec<u8>>,
+    free: &std::sync::mpsc::Receiver<Vec<u8>>,
     counts: &mut BTreeMap<String, u64>,
-    people: &People,
     progress: &ProgressBar,
 ) -> Result<(), ExportError> {
     let mut add = |key: &str, n: u64| {
@@ -266,30 +203,33 @@ fn build_blocks(
             *c += n;
         }
     };
-    while let Some(chunk) = received.blocking_recv() {
-        let batch = match chunk {
-            Chunk::Json(json) => parse_chunk(&json)?,
-            Chunk::Rows(rows) => rows,
-        };
-        let n = batch.len() as u64;
-        let mut block = Vec::with_capacity(batch.len() * 4096);
-        for rows in batch {
-            let events = rows.events.as_ref().map_or(0, |e| e.len() as u64);
-            let (line, versions, in_scope) = message_line(rows, people)?;
-            block.extend_from_slice(&line);
-            block.push(b'\n');
-            if in_scope {
+    let mut block = Vec::with_capacity(BLOCK + BLOCK / 4);
+    let mut in_block = 0;
+    for &key in keys {
+        match lines.line(key, &mut block)? {
+            Line::Message { versions, events } => {
                 add("message", 1);
                 add("version", versions);
                 add("event", events);
-            } else {
-                add("out_of_scope", 1);
             }
+            Line::OutOfScope => add("out_of_scope", 1),
         }
-        if blocks.send(block).is_err() {
-            return Ok(()); // the writer failed; its error is reported
+        in_block += 1;
+        if block.len() >= BLOCK {
+            let next = free
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(BLOCK + BLOCK / 4));
+            if blocks.send(std::mem::replace(&mut block, next)).is_err() {
+                return Ok(()); // the writer failed; its error is reported
+            }
+            block.clear();
+            progress.inc(in_block);
+            in_block = 0;
         }
-        progress.inc(n);
     }
+    if !block.is_empty() && blocks.send(block).is_err() {
+        return Ok(());
+    }
+    progress.inc(in_block);
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Where a version's HTML is: stored in `versions` only when the raw payload of the
-//! event that made the version does not hold it (see the migration's comment).
+//! Where a version's HTML is, for rows written before migration 0004 (marked
+//! `html_in_payload`): stored in `versions` only when the raw payload of the event
+//! that made the version did not hold it. Later rows store it themselves.
 
 use serde_json::{Map, Value};
 

@@ -32,6 +32,9 @@ pub enum StoreError {
     /// A query failed (disk full, I/O error, corruption).
     #[error("archive database error: {0}")]
     Sql(#[from] sqlx::Error),
+    /// A statement stepped directly on SQLite failed.
+    #[error("archive database error: {0}")]
+    Sqlite(String),
     /// A stored value could not be read back.
     #[error("archive holds a value it cannot read: {0}")]
     Corrupt(String),

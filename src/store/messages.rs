@@ -22,10 +22,6 @@ struct VersionRow<'a> {
     message_id: &'a str,
     event_seq: i64,
     version: NewVersion,
-    /// The event carried `content.bodyText` (so the HTML is in its raw payload).
-    carried_html: bool,
-    /// The event carried `content.description`.
-    carried_description: bool,
 }
 
 /// Applies the batch's message events; returns the index work for the messages.
@@ -65,8 +61,6 @@ pub async fn apply_messages(
                 message_id: &message.id,
                 event_seq: event.seq,
                 version,
-                carried_html: message.content.html.is_some(),
-                carried_description: message.content.description_html.is_some(),
             });
         }
         *content_changed.entry(message.id.as_str()).or_default() |= applied.current_changed;
@@ -106,7 +100,7 @@ pub async fn apply_messages(
 const STATE_COLUMNS: &str = "m.id, m.kind, m.kind_known, m.space_id, m.parent_id, m.sender_id, m.created, \
     m.modified, m.like_count, m.chat_count, m.removed_at, m.removed_by, m.current_vno, \
     v.text, v.html, v.description_text, v.description_html, v.task_status, v.due, v.attachments, v.assignees, \
-    e.payload";
+    CASE WHEN v.html_in_payload AND (v.html IS NULL OR v.description_html IS NULL) THEN e.payload END AS payload";
 
 async fn load_states(
     conn: &mut SqliteConnection,
@@ -161,12 +155,15 @@ fn state_from_row(row: &SqliteRow) -> Result<MessageState, StoreError> {
     let kind: String = row.try_get("kind")?;
     let text: String = row.try_get("text")?;
     let description_text: String = row.try_get("description_text")?;
-    let payload: Vec<u8> = row.try_get("payload")?;
-    let (html, description_html) = resolve_html(
-        row.try_get("html")?,
-        row.try_get("description_html")?,
-        &payload,
-    )?;
+    let payload: Option<Vec<u8>> = row.try_get("payload")?;
+    let (html, description_html) = match payload {
+        Some(payload) => resolve_html(
+            row.try_get("html")?,
+            row.try_get("description_html")?,
+            &payload,
+        )?,
+        None => (row.try_get("html")?, row.try_get("description_html")?),
+    };
     let attachments: Option<String> = row.try_get("attachments")?;
     let assignees: Option<String> = row.try_get("assignees")?;
     let corrupt = |what: &str, e: serde_json::Error| StoreError::Corrupt(format!("{what}: {e}"));
@@ -251,10 +248,10 @@ fn change_name(action: Action) -> &'static str {
     }
 }
 
-/// The HTML to store: none when the event's raw payload holds it verbatim or when it
-/// equals the plain text, so the same body is not stored twice.
-fn stored_html<'a>(carried: bool, html: &'a str, text: &str) -> Option<&'a str> {
-    (!carried && html != text).then_some(html)
+/// The HTML to store: none when it equals the plain text (see migration 0004: an
+/// export reads versions without their payloads).
+fn stored_html<'a>(html: &'a str, text: &str) -> Option<&'a str> {
+    (html != text).then_some(html)
 }
 
 async fn write_versions(
@@ -276,10 +273,11 @@ async fn write_versions(
     insert_many(
         conn,
         "INSERT INTO versions (message_id, vno, event_seq, change, at, rank, modified, editor_id, removed, \
-         text, html, description_text, description_html, task_status, due, attachments, assignees, digest) ",
+         text, html, description_text, description_html, task_status, due, attachments, assignees, digest, \
+         html_in_payload) ",
         "",
         &rows,
-        18,
+        19,
         &mut |row, (r, (attachments, assignees))| {
             let v = &r.version;
             let c = &v.content;
@@ -293,14 +291,15 @@ async fn write_versions(
                 .push_bind(&v.editor_id)
                 .push_bind(v.removed)
                 .push_bind(&c.text)
-                .push_bind(stored_html(r.carried_html, &c.html, &c.text))
+                .push_bind(stored_html(&c.html, &c.text))
                 .push_bind(&c.description_text)
-                .push_bind(stored_html(r.carried_description, &c.description_html, &c.description_text))
+                .push_bind(stored_html(&c.description_html, &c.description_text))
                 .push_bind(&c.task_status)
                 .push_bind(c.due)
                 .push_bind(attachments)
                 .push_bind(assignees)
-                .push_bind(&v.digest[..]);
+                .push_bind(&v.digest[..])
+                .push_bind(false);
         },
     )
     .await

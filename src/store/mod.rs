@@ -12,6 +12,7 @@ pub mod lookup;
 mod messages;
 pub mod outbox;
 mod people;
+pub mod raw;
 pub mod read;
 mod spaces;
 mod writer;
@@ -26,7 +27,7 @@ use sqlx::sqlite::{
 use sqlx::ConnectOptions;
 
 pub use codec::{compress, decompress};
-pub use dedup::unhex;
+pub use dedup::{id_range, unhex};
 pub use error::StoreError;
 pub use items::{BatchReport, IndexWork, Item, Rejection, Source, StoredEvent, Written};
 pub use writer::Writer;

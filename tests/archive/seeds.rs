@@ -66,10 +66,11 @@ async fn seed_payloads_become_rows() {
     assert_eq!(v.get::<String, _>("text"), "asd");
     assert_eq!(v.get::<String, _>("change"), "create");
     assert_eq!(
-        v.get::<Option<String>, _>("html"),
-        None,
-        "HTML is read from the raw payload, not stored twice"
+        v.get::<Option<String>, _>("html").as_deref(),
+        Some("<p>asd</p>"),
+        "a version stores its HTML, so an export reads no payload"
     );
+    assert_eq!(v.get::<i64, _>("html_in_payload"), 0);
 
     let space = &rows(
         &mut db,

@@ -67,11 +67,63 @@ async fn payloads_stored_before_event_keys_are_still_duplicates() {
     assert_eq!(scalar(&mut db, "SELECT count(*) FROM events").await, 46);
     assert_eq!(
         scalar(&mut db, "SELECT max(version) FROM _sqlx_migrations").await,
-        3
+        4
     );
 
     let fresh = TestArchive::new();
     let run = fresh.ingest_text("fresh.jsonl", &lines);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(keys(&mut db).await, keys(&mut fresh.db().await).await);
+
+    // Versions written before migration 0004 keep their HTML in the payloads; an export
+    // reads it back from there and shows what a new archive stores itself.
+    assert_eq!(
+        scalar(
+            &mut db,
+            "SELECT count(*) FROM versions WHERE html_in_payload = 1 AND html IS NULL"
+        )
+        .await,
+        scalar(&mut db, "SELECT count(*) FROM versions").await,
+        "the old rows hold no HTML of their own"
+    );
+    assert_eq!(
+        scalar(
+            &mut fresh.db().await,
+            "SELECT count(*) FROM versions WHERE html_in_payload = 1"
+        )
+        .await,
+        0
+    );
+    let (old_bodies, fresh_bodies) = (bodies(&old), bodies(&fresh));
+    assert!(old_bodies.len() >= 20, "{old_bodies:?}");
+    assert!(
+        old_bodies.iter().any(|b| b.contains("<p>")),
+        "{old_bodies:?}"
+    );
+    assert_eq!(old_bodies, fresh_bodies);
+}
+
+/// Every version's id, number, text and HTML (body and description) in an export.
+fn bodies(archive: &TestArchive) -> Vec<String> {
+    let run = archive.run(&["export"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut bodies = Vec::new();
+    for line in run.stdout.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        if record["type"] != "message" {
+            continue;
+        }
+        for v in record["versions"].as_array().unwrap() {
+            bodies.push(format!(
+                "{} {} {} {} {} {}",
+                record["id"],
+                v["vno"],
+                v["text"],
+                v["html"],
+                v["description"],
+                v["description_html"]
+            ));
+        }
+    }
+    bodies
 }

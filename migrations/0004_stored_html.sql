@@ -1,0 +1,11 @@
+-- Versions store their own HTML, so an export reads each version's row and nothing
+-- else. Before this, `html` (and `description_html`) were NULL whenever the payload of
+-- `event_seq` held them verbatim, and reading them back meant decompressing and parsing
+-- that payload.
+--
+-- `html_in_payload` marks the rows written under the old rule: for them, a NULL `html`
+-- or `description_html` is still read from the payload (falling back to the plain text
+-- when the payload has none). Rows written from now on have 0: a NULL means "the same
+-- as the plain text", and every other HTML is stored. Older rows are not rewritten
+-- here: that would mean decompressing every payload inside a migration.
+ALTER TABLE versions ADD COLUMN html_in_payload INTEGER NOT NULL DEFAULT 1;

@@ -1,0 +1,196 @@
+//! Writing JSON values straight into an output buffer: strings escaped exactly as
+//! serde_json escapes them, timestamps as `format_millis` writes them, and the
+//! `null`s and numbers between. Message records are written field by field with
+//! these, without building a value per field first.
+
+use chrono::{DateTime, Datelike, Timelike};
+
+use crate::event::time::format_millis;
+
+/// What each byte becomes inside a JSON string: 0 for itself, `u` for `\u00XX`, else
+/// the letter after a backslash (serde_json's table).
+const ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = b'u';
+        i += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
+/// A JSON string.
+pub fn string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = ESCAPE[b as usize];
+        if escape == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        if escape == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 0xf) as usize]);
+        } else {
+            out.push(b'\\');
+            out.push(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// A JSON string, or `null`.
+pub fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => string(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// An integer.
+pub fn int(out: &mut Vec<u8>, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// An integer, or `null`.
+pub fn opt_int(out: &mut Vec<u8>, n: Option<i64>) {
+    match n {
+        Some(n) => int(out, n),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// `true` or `false`.
+pub fn boolean(out: &mut Vec<u8>, b: bool) {
+    out.extend_from_slice(if b { b"true" } else { b"false" });
+}
+
+/// A time (UTC ms) as the string `format_millis` makes: `2024-02-12T09:02:38.164Z`.
+pub fn time(out: &mut Vec<u8>, millis: i64) {
+    let Some(t) =
+        DateTime::from_timestamp_millis(millis).filter(|t| (0..=9999).contains(&t.year()))
+    else {
+        return string(out, &format_millis(millis));
+    };
+    out.push(b'"');
+    digits(out, t.year() as u32, 4);
+    out.push(b'-');
+    digits(out, t.month(), 2);
+    out.push(b'-');
+    digits(out, t.day(), 2);
+    out.push(b'T');
+    digits(out, t.hour(), 2);
+    out.push(b':');
+    digits(out, t.minute(), 2);
+    out.push(b':');
+    digits(out, t.second(), 2);
+    out.push(b'.');
+    digits(out, t.timestamp_subsec_millis(), 3);
+    out.extend_from_slice(b"Z\"");
+}
+
+/// A time, or `null`.
+pub fn opt_time(out: &mut Vec<u8>, millis: Option<i64>) {
+    match millis {
+        Some(millis) => time(out, millis),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn digits(out: &mut Vec<u8>, n: u32, width: usize) {
+    let mut buf = [b'0'; 4];
+    let mut rest = n;
+    for slot in buf[..width].iter_mut().rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.extend_from_slice(&buf[..width]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut every_byte = String::new();
+        for c in (0u8..0x80).map(char::from) {
+            every_byte.push(c);
+        }
+        for s in [
+            "",
+            "plain",
+            "quote \" backslash \\ slash / tab \t newline \n nul \u{0} del \u{7f}",
+            "é 김 陈 😀 \u{2028} \u{1f}",
+            every_byte.as_str(),
+        ] {
+            let mut out = Vec::new();
+            string(&mut out, s);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn times_match_format_millis() {
+        for millis in [
+            0,
+            1,
+            999,
+            1_707_728_558_164,
+            -1,
+            -62_167_219_200_000, // 0000-01-01
+            -62_167_219_200_001, // before year 0
+            253_402_300_799_999, // 9999-12-31T23:59:59.999
+            253_402_300_800_000, // year 10000
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let mut out = Vec::new();
+            time(&mut out, millis);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&format_millis(millis)).unwrap(),
+                "{millis}"
+            );
+        }
+    }
+
+    #[test]
+    fn integers_match_serde_json() {
+        for n in [0, 7, -7, 10, 1_234_567_890, i64::MAX, i64::MIN] {
+            let mut out = Vec::new();
+            int(&mut out, n);
+            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
+    }
+}
