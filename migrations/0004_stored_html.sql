@@ -1,11 +1,16 @@
 -- Versions store their own HTML, so an export reads each version's row and nothing
 -- else. Before this, `html` (and `description_html`) were NULL whenever the payload of
 -- `event_seq` held them verbatim, and reading them back meant decompressing and parsing
--- that payload.
+-- that payload (the largest cost of an export).
 --
--- `html_in_payload` marks the rows written under the old rule: for them, a NULL `html`
--- or `description_html` is still read from the payload (falling back to the plain text
--- when the payload has none). Rows written from now on have 0: a NULL means "the same
--- as the plain text", and every other HTML is stored. Older rows are not rewritten
--- here: that would mean decompressing every payload inside a migration.
-ALTER TABLE versions ADD COLUMN html_in_payload INTEGER NOT NULL DEFAULT 1;
+-- `html_form` says how to read `html`:
+--   0  `html` is the HTML; NULL means the same as the plain text `text`.
+--   1  rows written before this migration: a NULL `html` is read from the payload, and
+--      is the plain text when the payload has none (older rows are not rewritten here:
+--      that would mean decompressing every payload inside a migration).
+--   2  `html` is NULL and the HTML is one paragraph of the plain text: `<p>`, `text`
+--      with `&`, `<` and `>` escaped, `</p>` (a third of generated and real bodies; the
+--      form is chosen only when that rebuilds the HTML byte for byte).
+-- `description_html` follows the same rule as before for form 1, and for forms 0 and
+-- 2 is NULL when it equals `description_text`.
+ALTER TABLE versions ADD COLUMN html_form INTEGER NOT NULL DEFAULT 1;

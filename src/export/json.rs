@@ -31,25 +31,49 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Eight bytes at a time while none needs escaping (most text).
+        if let Some(word) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+            if !may_need_escape(word) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes[i];
         let escape = ESCAPE[b as usize];
-        if escape == 0 {
-            continue;
+        if escape != 0 {
+            out.extend_from_slice(&bytes[start..i]);
+            if escape == b'u' {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 0xf) as usize]);
+            } else {
+                out.push(b'\\');
+                out.push(escape);
+            }
+            start = i + 1;
         }
-        out.extend_from_slice(&bytes[start..i]);
-        if escape == b'u' {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[(b >> 4) as usize]);
-            out.push(HEX[(b & 0xf) as usize]);
-        } else {
-            out.push(b'\\');
-            out.push(escape);
-        }
-        start = i + 1;
+        i += 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Whether any byte of `word` is below 0x20, a quote or a backslash (a `true` may be
+/// wrong, and only sends the word through the byte-wise path; a `false` never is).
+fn may_need_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte below n (n <= 0x80) sets its high bit in (word - n * ONES) & !word; a
+    // zero byte does in (x - ONES) & !x, and x ^ (c * ONES) has one where word has c.
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x;
+    let quote = zero(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero(word ^ (ONES * u64::from(b'\\')));
+    (below_space | quote | backslash) & HIGH != 0
 }
 
 /// A JSON string, or `null`.
@@ -150,6 +174,8 @@ mod tests {
             "quote \" backslash \\ slash / tab \t newline \n nul \u{0} del \u{7f}",
             "é 김 陈 😀 \u{2028} \u{1f}",
             every_byte.as_str(),
+            "a long line with a \"quote\" after eight bytes and a\\backslash, a tab\there, \
+             and é accents 김 between plain runs of text\u{1}\u{1f}",
         ] {
             let mut out = Vec::new();
             string(&mut out, s);
@@ -157,6 +183,16 @@ mod tests {
                 String::from_utf8(out).unwrap(),
                 serde_json::to_string(s).unwrap()
             );
+            // Every offset of every escape against the eight-byte steps.
+            for pad in 0..9 {
+                let padded = format!("{}{s}{}", "x".repeat(pad), "y".repeat(pad));
+                let mut out = Vec::new();
+                string(&mut out, &padded);
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    serde_json::to_string(&padded).unwrap()
+                );
+            }
         }
     }
 

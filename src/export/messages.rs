@@ -13,7 +13,7 @@ use super::json;
 use super::records::PersonRecord;
 use super::scope::Scope;
 use super::ExportError;
-use crate::store::body::resolve_html;
+use crate::store::body::{push_paragraph, resolve_html, FORM_PARAGRAPH, FORM_PAYLOAD};
 use crate::store::raw::{RawConnection, RawStatement};
 use crate::store::{decompress, id_range, StoreError};
 
@@ -53,13 +53,13 @@ pub fn keys_query<'a>(
 }
 
 /// A message and its versions, oldest first; one row with NULL versions when it has
-/// none. The last column says whether the HTML must be read from the payload.
+/// none. The last column says where the HTML is (`versions.html_form`).
 const MESSAGE_SQL: &str = "SELECT m.id, m.space_id, m.kind, m.parent_id, m.sender_id, \
     m.created, m.modified, m.like_count, m.chat_count, m.removed_at, m.removed_by, \
     m.current_vno, v.vno, v.change, v.at, v.modified, v.editor_id, v.removed, v.text, \
     v.html, v.description_text, v.description_html, v.task_status, v.due, v.attachments, \
     v.assignees, v.event_seq, \
-    (v.html_in_payload AND (v.html IS NULL OR v.description_html IS NULL)) \
+    v.html_form \
     FROM messages m LEFT JOIN versions v ON v.message_id = m.id WHERE m.rowid = ?1 \
     ORDER BY v.vno";
 
@@ -346,7 +346,8 @@ impl Fields {
         let description_html = row.text(21, "version description HTML")?;
         set(&mut self.text, text);
         set(&mut self.description, description);
-        if row.i64(27) != 0 {
+        let form = row.i64(27);
+        if form == FORM_PAYLOAD && (html.is_none() || description_html.is_none()) {
             let seq = row.i64(26);
             payload.reset();
             payload.bind_i64(1, seq)?;
@@ -365,6 +366,13 @@ impl Fields {
             set(
                 &mut self.description_html,
                 description_html.as_deref().unwrap_or(description),
+            );
+        } else if form == FORM_PARAGRAPH && html.is_none() {
+            self.html.clear();
+            push_paragraph(&mut self.html, text);
+            set(
+                &mut self.description_html,
+                description_html.unwrap_or(description),
             );
         } else {
             set(&mut self.html, html.unwrap_or(text));

@@ -6,6 +6,7 @@
 //! columns in place (reading back HTML from compressed payloads where a version does
 //! not store it); a writer thread hashes and writes the lines a block at a time.
 
+mod direct;
 mod json;
 mod messages;
 mod records;

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::direct::DirectFile;
+
 /// `--compress`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
@@ -38,7 +40,29 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-type Raw = Hashing<BufWriter<Box<dyn Write + Send>>>;
+/// Where the bytes go.
+enum Output {
+    Stdout(io::Stdout),
+    File(DirectFile),
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::Stdout(w) => w.write(buf),
+            Output::File(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::Stdout(w) => w.flush(),
+            Output::File(w) => w.flush(),
+        }
+    }
+}
+
+type Raw = Hashing<BufWriter<Output>>;
 
 enum Encoder {
     Plain(Raw),
@@ -91,8 +115,8 @@ impl Drop for Target {
 impl Sink {
     /// Writes to `path` (through a temporary file beside it), or to stdout when `None`.
     pub fn open(path: Option<&Path>, compression: Option<Compression>) -> io::Result<Sink> {
-        let (out, target): (Box<dyn Write + Send>, _) = match path {
-            None => (Box::new(io::stdout()), None),
+        let (out, target) = match path {
+            None => (Output::Stdout(io::stdout()), None),
             Some(path) => {
                 let name = path
                     .file_name()
@@ -102,9 +126,10 @@ impl Sink {
                     .to_string_lossy();
                 let temporary =
                     path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-                let file = File::create(&temporary)?;
+                let file = DirectFile::create(&temporary)?;
+                tracing::debug!(direct = file.is_direct(), path = %temporary.display(), "export file");
                 (
-                    Box::new(file),
+                    Output::File(file),
                     Some(Target {
                         temporary,
                         path: path.to_path_buf(),
@@ -172,11 +197,11 @@ impl Sink {
             }
         };
         let file_sha256 = hex(&file_hash.finalize());
-        let Some(mut target) = self.target else {
+        let out = raw.inner.into_inner().map_err(|e| e.into_error())?;
+        let (Some(mut target), Output::File(file)) = (self.target, out) else {
             return Ok(file_sha256);
         };
-        drop(raw);
-        File::open(&target.temporary)?.sync_all()?;
+        file.finish()?;
         std::fs::rename(&target.temporary, &target.path)?;
         target.renamed = true;
         let name = target
@@ -193,6 +218,12 @@ impl Sink {
         std::fs::write(&temporary, format!("{file_sha256}  {name}\n"))?;
         File::open(&temporary)?.sync_all()?;
         std::fs::rename(&temporary, &sidecar)?;
+        // The renames themselves are durable once the directory is synced.
+        let directory = match target.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        File::open(directory)?.sync_all()?;
         Ok(file_sha256)
     }
 }

@@ -74,44 +74,62 @@ pub async fn space_records(
         .enumerate()
         .map(|(i, s)| (s.id.clone(), i))
         .collect();
+    // Members and changes come as one JSON row each: sqlx hands rows over one at a
+    // time between threads, which for a hundred thousand rows cost most of a second.
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT space_id, person_id, role, joined_at, left_at FROM space_members \
+        "SELECT json_group_array(json_array(space_id, person_id, role, joined_at, left_at) \
+         ORDER BY space_id, person_id) FROM space_members \
          WHERE space_id IN (SELECT s.id FROM spaces s WHERE 1",
     );
     push_space_scope(&mut q, scope, after, snapshot);
-    q.push(") ORDER BY space_id, person_id");
-    let members = q.build().fetch_all(&mut *conn).await?;
-    for row in members {
-        if let Some(&i) = index.get(row.try_get::<&str, _>(0)?) {
+    q.push(")");
+    let members: String = q.build().fetch_one(&mut *conn).await?.try_get(0)?;
+    let members: Vec<Member> = serde_json::from_str(&members)?;
+    for (space_id, person_id, role, joined_at, left_at) in members {
+        if let Some(&i) = index.get(&space_id) {
             spaces[i].members.push(MemberRecord {
-                person: person(people, row.try_get(1)?),
-                role: row.try_get(2)?,
-                joined_at: row.try_get::<Option<i64>, _>(3)?.map(format_millis),
-                left_at: row.try_get::<Option<i64>, _>(4)?.map(format_millis),
+                person: person(people, person_id),
+                role,
+                joined_at: joined_at.map(format_millis),
+                left_at: left_at.map(format_millis),
             });
         }
     }
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT c.space_id, c.person_id, c.change, c.at, c.role, e.received_at \
+        "SELECT json_group_array(json_array(c.space_id, c.person_id, c.change, c.at, c.role, \
+         e.received_at) ORDER BY c.space_id, c.event_seq, c.id) \
          FROM membership_changes c LEFT JOIN events e ON e.seq = c.event_seq \
          WHERE c.space_id IN (SELECT s.id FROM spaces s WHERE 1",
     );
     push_space_scope(&mut q, scope, after, snapshot);
-    q.push(") ORDER BY c.space_id, c.event_seq, c.id");
-    let changes = q.build().fetch_all(&mut *conn).await?;
-    for row in changes {
-        if let Some(&i) = index.get(row.try_get::<&str, _>(0)?) {
+    q.push(")");
+    let changes: String = q.build().fetch_one(&mut *conn).await?.try_get(0)?;
+    let changes: Vec<Change> = serde_json::from_str(&changes)?;
+    for (space_id, person_id, change, at, role, seen_at) in changes {
+        if let Some(&i) = index.get(&space_id) {
             spaces[i].membership_changes.push(MembershipChange {
-                person: person(people, row.try_get(1)?),
-                change: row.try_get(2)?,
-                at: row.try_get::<Option<i64>, _>(3)?.map(format_millis),
-                role: row.try_get(4)?,
-                seen_at: row.try_get::<Option<i64>, _>(5)?.map(format_millis),
+                person: person(people, person_id),
+                change,
+                at: at.map(format_millis),
+                role,
+                seen_at: seen_at.map(format_millis),
             });
         }
     }
     Ok(spaces)
 }
+
+/// A `space_members` row: space, person, role, joined, left.
+type Member = (String, String, Option<String>, Option<i64>, Option<i64>);
+/// A `membership_changes` row: space, person, change, at, role, seen at.
+type Change = (
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+);
 
 fn push_space_scope(
     q: &mut QueryBuilder<'_, Sqlite>,

@@ -1,6 +1,6 @@
-//! Where a version's HTML is, for rows written before migration 0004 (marked
-//! `html_in_payload`): stored in `versions` only when the raw payload of the event
-//! that made the version did not hold it. Later rows store it themselves.
+//! Where a version's HTML is (`versions.html_form`, see migration 0004): stored in the
+//! row, rebuilt from the plain text, or (rows written before that migration) read
+//! from the raw payload of the event that made the version.
 
 use serde_json::{Map, Value};
 
@@ -24,4 +24,81 @@ pub fn resolve_html(
         .map_err(|e| StoreError::Corrupt(format!("payload is not a JSON object: {e}")))?;
     let (html, description) = payload_html(&obj);
     Ok((stored_html.or(html), stored_description.or(description)))
+}
+
+/// `versions.html_form`: `html` is the HTML, or NULL for the plain text itself.
+pub const FORM_STORED: i64 = 0;
+/// `versions.html_form`: a NULL `html` is in the raw payload (rows before 0004).
+pub const FORM_PAYLOAD: i64 = 1;
+/// `versions.html_form`: the HTML is [`paragraph`] of the plain text.
+pub const FORM_PARAGRAPH: i64 = 2;
+
+/// How to store `html` beside `text`: the form and the column's value.
+pub fn stored_form<'a>(html: &'a str, text: &str) -> (i64, Option<&'a str>) {
+    if html == text {
+        return (FORM_STORED, None);
+    }
+    if is_paragraph(html, text) {
+        return (FORM_PARAGRAPH, None);
+    }
+    (FORM_STORED, Some(html))
+}
+
+/// Appends `<p>` + `text` with `&`, `<` and `>` escaped + `</p>`.
+pub fn push_paragraph(out: &mut String, text: &str) {
+    out.reserve(text.len() + 7);
+    out.push_str("<p>");
+    let mut rest = text;
+    while let Some(i) = rest.find(['&', '<', '>']) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            _ => "&gt;",
+        });
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+    out.push_str("</p>");
+}
+
+fn is_paragraph(html: &str, text: &str) -> bool {
+    html.len() >= text.len() + 7 && html.starts_with("<p>") && html.ends_with("</p>") && {
+        let mut rebuilt = String::with_capacity(html.len());
+        push_paragraph(&mut rebuilt, text);
+        rebuilt == html
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_paragraph_form_is_chosen_only_when_it_rebuilds_the_html() {
+        let rebuild = |text: &str| {
+            let mut out = String::new();
+            push_paragraph(&mut out, text);
+            out
+        };
+        for (html, text, form) in [
+            ("<p>asd</p>", "asd", FORM_PARAGRAPH),
+            ("<p>a &amp; b &lt;c&gt;</p>", "a & b <c>", FORM_PARAGRAPH),
+            ("<p>a & b</p>", "a & b", FORM_STORED),
+            ("<p>a &#39; b</p>", "a ' b", FORM_STORED),
+            ("<p>one</p><p>two</p>", "one\ntwo", FORM_STORED),
+            ("<p>x <a href=\"u\">link</a></p>", "x link", FORM_STORED),
+            ("same", "same", FORM_STORED),
+            ("<p></p>", "", FORM_PARAGRAPH),
+        ] {
+            let (got, stored) = stored_form(html, text);
+            assert_eq!(got, form, "{html}");
+            let back = match (got, stored) {
+                (FORM_PARAGRAPH, None) => rebuild(text),
+                (_, Some(html)) => html.to_string(),
+                (_, None) => text.to_string(),
+            };
+            assert_eq!(back, html);
+        }
+    }
 }

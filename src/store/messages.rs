@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use super::body::resolve_html;
+use super::body::{push_paragraph, resolve_html, stored_form, FORM_PARAGRAPH};
 use super::bulk::{execute_in, insert_many, select_in};
 use super::documents::index_work;
 use super::writer::NewEvent;
@@ -100,7 +100,8 @@ pub async fn apply_messages(
 const STATE_COLUMNS: &str = "m.id, m.kind, m.kind_known, m.space_id, m.parent_id, m.sender_id, m.created, \
     m.modified, m.like_count, m.chat_count, m.removed_at, m.removed_by, m.current_vno, \
     v.text, v.html, v.description_text, v.description_html, v.task_status, v.due, v.attachments, v.assignees, \
-    CASE WHEN v.html_in_payload AND (v.html IS NULL OR v.description_html IS NULL) THEN e.payload END AS payload";
+    v.html_form, CASE WHEN v.html_form = 1 AND (v.html IS NULL OR v.description_html IS NULL) \
+    THEN e.payload END AS payload";
 
 async fn load_states(
     conn: &mut SqliteConnection,
@@ -163,6 +164,14 @@ fn state_from_row(row: &SqliteRow) -> Result<MessageState, StoreError> {
             &payload,
         )?,
         None => (row.try_get("html")?, row.try_get("description_html")?),
+    };
+    let html = match (html, row.try_get::<i64, _>("html_form")?) {
+        (None, FORM_PARAGRAPH) => {
+            let mut html = String::new();
+            push_paragraph(&mut html, &text);
+            Some(html)
+        }
+        (html, _) => html,
     };
     let attachments: Option<String> = row.try_get("attachments")?;
     let assignees: Option<String> = row.try_get("assignees")?;
@@ -248,9 +257,8 @@ fn change_name(action: Action) -> &'static str {
     }
 }
 
-/// The HTML to store: none when it equals the plain text (see migration 0004: an
-/// export reads versions without their payloads).
-fn stored_html<'a>(html: &'a str, text: &str) -> Option<&'a str> {
+/// The description HTML to store: none when it equals the plain text.
+fn stored_description<'a>(html: &'a str, text: &str) -> Option<&'a str> {
     (html != text).then_some(html)
 }
 
@@ -274,13 +282,14 @@ async fn write_versions(
         conn,
         "INSERT INTO versions (message_id, vno, event_seq, change, at, rank, modified, editor_id, removed, \
          text, html, description_text, description_html, task_status, due, attachments, assignees, digest, \
-         html_in_payload) ",
+         html_form) ",
         "",
         &rows,
         19,
         &mut |row, (r, (attachments, assignees))| {
             let v = &r.version;
             let c = &v.content;
+            let (form, html) = stored_form(&c.html, &c.text);
             row.push_bind(r.message_id)
                 .push_bind(v.vno)
                 .push_bind(r.event_seq)
@@ -291,15 +300,15 @@ async fn write_versions(
                 .push_bind(&v.editor_id)
                 .push_bind(v.removed)
                 .push_bind(&c.text)
-                .push_bind(stored_html(&c.html, &c.text))
+                .push_bind(html)
                 .push_bind(&c.description_text)
-                .push_bind(stored_html(&c.description_html, &c.description_text))
+                .push_bind(stored_description(&c.description_html, &c.description_text))
                 .push_bind(&c.task_status)
                 .push_bind(c.due)
                 .push_bind(attachments)
                 .push_bind(assignees)
                 .push_bind(&v.digest[..])
-                .push_bind(false);
+                .push_bind(form);
         },
     )
     .await

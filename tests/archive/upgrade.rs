@@ -80,7 +80,7 @@ async fn payloads_stored_before_event_keys_are_still_duplicates() {
     assert_eq!(
         scalar(
             &mut db,
-            "SELECT count(*) FROM versions WHERE html_in_payload = 1 AND html IS NULL"
+            "SELECT count(*) FROM versions WHERE html_form = 1 AND html IS NULL"
         )
         .await,
         scalar(&mut db, "SELECT count(*) FROM versions").await,
@@ -89,7 +89,7 @@ async fn payloads_stored_before_event_keys_are_still_duplicates() {
     assert_eq!(
         scalar(
             &mut fresh.db().await,
-            "SELECT count(*) FROM versions WHERE html_in_payload = 1"
+            "SELECT count(*) FROM versions WHERE html_form = 1"
         )
         .await,
         0
