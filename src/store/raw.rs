@@ -81,35 +81,26 @@ impl RawStatement<'_> {
 
     /// Binds text to parameter `index` (1-based); SQLite copies it.
     pub fn bind_text(&mut self, index: c_int, value: &str) -> Result<(), StoreError> {
-        let len = c_int::try_from(value.len())
-            .map_err(|_| StoreError::Corrupt("bound text too long".into()))?;
-        // SAFETY: `value` is valid for `len` bytes and SQLITE_TRANSIENT makes SQLite
-        // copy it before returning.
-        let rc = unsafe {
-            ffi::sqlite3_bind_text(
-                self.stmt.as_ptr(),
-                index,
-                value.as_ptr().cast(),
-                len,
-                ffi::SQLITE_TRANSIENT(),
-            )
-        };
-        self.check(rc)
+        self.bind_bytes(index, value.as_bytes(), true)
     }
 
     /// Binds a blob to parameter `index` (1-based); SQLite copies it.
     pub fn bind_blob(&mut self, index: c_int, value: &[u8]) -> Result<(), StoreError> {
+        self.bind_bytes(index, value, false)
+    }
+
+    fn bind_bytes(&mut self, index: c_int, value: &[u8], text: bool) -> Result<(), StoreError> {
         let len = c_int::try_from(value.len())
-            .map_err(|_| StoreError::Corrupt("bound blob too long".into()))?;
-        // SAFETY: as for `bind_text`.
+            .map_err(|_| StoreError::Corrupt("bound value too long".into()))?;
+        let (stmt, data) = (self.stmt.as_ptr(), value.as_ptr());
+        // SAFETY: `value` is valid for `len` bytes and SQLITE_TRANSIENT makes SQLite
+        // copy it before returning.
         let rc = unsafe {
-            ffi::sqlite3_bind_blob(
-                self.stmt.as_ptr(),
-                index,
-                value.as_ptr().cast(),
-                len,
-                ffi::SQLITE_TRANSIENT(),
-            )
+            if text {
+                ffi::sqlite3_bind_text(stmt, index, data.cast(), len, ffi::SQLITE_TRANSIENT())
+            } else {
+                ffi::sqlite3_bind_blob(stmt, index, data.cast(), len, ffi::SQLITE_TRANSIENT())
+            }
         };
         self.check(rc)
     }
