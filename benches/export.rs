@@ -12,7 +12,7 @@ use common::{bench_events, peak_rss_mb, write_generated};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use spaces_archive::export::{export, Compression, ExportOptions, Removed};
+use spaces_archive::export::{export, Compression, ExportOptions, Removed, SORT_MEMORY};
 use spaces_archive::index::SearchIndex;
 use spaces_archive::ingest::{ingest, Input};
 use spaces_archive::store::Archive;
@@ -64,6 +64,7 @@ fn main() {
         removed: Removed::Include,
         raw: false,
         after_cursor: None,
+        sort_memory: SORT_MEMORY,
     };
     let started = Instant::now();
     let summary = runtime.block_on(async {

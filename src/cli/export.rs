@@ -56,6 +56,11 @@ pub struct ExportFlags {
     /// Only what changed after the cursor of an earlier export (same filters).
     #[arg(long, value_name = "CURSOR")]
     pub after_cursor: Option<String>,
+    /// Memory for putting lines in export order, in MiB; beyond it, sorted runs are
+    /// spilled to unlinked files beside the output (the archive's, for stdout).
+    #[arg(long, value_name = "MIB", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub sort_memory: u16,
 }
 
 /// `--compress`.
@@ -90,6 +95,7 @@ pub async fn run(global: &Global, args: ExportArgs) -> anyhow::Result<Outcome> {
             RemovedArg::Only => Removed::Only,
         },
         raw: flags.raw,
+        sort_memory: usize::from(flags.sort_memory) << 20,
         after_cursor: flags.after_cursor,
     };
     let compression = flags.compress.map(|c| match c {

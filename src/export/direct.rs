@@ -8,20 +8,52 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 /// Direct writes go in whole buffers of this size, aligned to it in memory and in
 /// the file (a multiple of every block size in use).
 const ALIGN: usize = 4096;
 const BUFFER: usize = 4 << 20;
 
-/// A new file, written in aligned blocks; [`DirectFile::finish`] writes the tail and
+/// A new file, written in aligned blocks by a thread of its own (one buffer is filled
+/// while the other is on its way to disk); [`DirectFile::finish`] writes the tail and
 /// syncs it.
 pub struct DirectFile {
-    file: File,
-    /// Backing store of the aligned buffer (`BUFFER` bytes from `start`).
+    filling: Aligned,
+    len: usize,
+    spare: Option<Aligned>,
+    full: Option<SyncSender<Aligned>>,
+    emptied: Receiver<io::Result<Aligned>>,
+    disk: Option<JoinHandle<Disk>>,
+    direct: bool,
+}
+
+/// A buffer of `BUFFER` bytes aligned to `ALIGN`.
+struct Aligned {
     memory: Vec<u8>,
     start: usize,
-    len: usize,
+}
+
+impl Aligned {
+    fn new() -> Aligned {
+        let memory = vec![0u8; BUFFER + ALIGN];
+        let start = memory.as_ptr().align_offset(ALIGN);
+        Aligned { memory, start }
+    }
+
+    fn bytes(&self, range: std::ops::Range<usize>) -> &[u8] {
+        &self.memory[self.start + range.start..self.start + range.end]
+    }
+
+    fn bytes_mut(&mut self, range: std::ops::Range<usize>) -> &mut [u8] {
+        &mut self.memory[self.start + range.start..self.start + range.end]
+    }
+}
+
+/// The file, owned by the thread that writes it.
+struct Disk {
+    file: File,
     direct: bool,
 }
 
@@ -33,13 +65,28 @@ impl DirectFile {
             Err(e) if e.raw_os_error() == Some(EINVAL) => (open(path, false)?, false),
             Err(e) => return Err(e),
         };
-        let memory = vec![0u8; BUFFER + ALIGN];
-        let start = memory.as_ptr().align_offset(ALIGN);
+        let (full, to_disk) = sync_channel::<Aligned>(1);
+        let (written, emptied) = sync_channel::<io::Result<Aligned>>(2);
+        let disk = std::thread::Builder::new()
+            .name("export-disk".into())
+            .spawn(move || {
+                let mut disk = Disk { file, direct };
+                for buffer in to_disk {
+                    let result = disk.write_out(buffer.bytes(0..BUFFER));
+                    let failed = result.is_err();
+                    if written.send(result.map(|()| buffer)).is_err() || failed {
+                        break;
+                    }
+                }
+                disk
+            })?;
         Ok(DirectFile {
-            file,
-            memory,
-            start,
+            filling: Aligned::new(),
             len: 0,
+            spare: Some(Aligned::new()),
+            full: Some(full),
+            emptied,
+            disk: Some(disk),
             direct,
         })
     }
@@ -49,31 +96,62 @@ impl DirectFile {
         self.direct
     }
 
-    /// Writes what is buffered and syncs the file to disk.
-    pub fn finish(mut self) -> io::Result<File> {
-        let whole = self.len / ALIGN * ALIGN;
-        self.write_out(0..whole)?;
-        if self.len > whole {
-            // The tail is not a whole block: write it through the page cache.
-            self.set_direct(false)?;
-            self.write_out(whole..self.len)?;
-        }
+    /// Hands the full buffer to the disk thread and takes an empty one.
+    fn send_full(&mut self) -> io::Result<()> {
+        let empty = match self.spare.take() {
+            Some(buffer) => buffer,
+            None => self.emptied.recv().map_err(|_| stopped())??,
+        };
+        let full = std::mem::replace(&mut self.filling, empty);
+        self.full
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(full)
+            .map_err(|_| stopped())?;
         self.len = 0;
-        self.file.sync_all()?;
-        Ok(self.file)
+        Ok(())
     }
 
-    fn write_out(&mut self, range: std::ops::Range<usize>) -> io::Result<()> {
-        if range.is_empty() {
+    /// Writes what is buffered and syncs the file to disk.
+    pub fn finish(mut self) -> io::Result<File> {
+        drop(self.full.take());
+        let mut disk = self
+            .disk
+            .take()
+            .ok_or_else(stopped)?
+            .join()
+            .map_err(|_| io::Error::other("the export's disk thread panicked"))?;
+        for result in self.emptied.try_iter() {
+            result?;
+        }
+        let whole = self.len / ALIGN * ALIGN;
+        disk.write_out(self.filling.bytes(0..whole))?;
+        if self.len > whole {
+            // The tail is not a whole block: write it through the page cache.
+            disk.set_direct(false)?;
+            disk.write_out(self.filling.bytes(whole..self.len))?;
+        }
+        self.len = 0;
+        disk.file.sync_all()?;
+        Ok(disk.file)
+    }
+}
+
+fn stopped() -> io::Error {
+    io::Error::other("the export's disk thread stopped")
+}
+
+impl Disk {
+    fn write_out(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
             return Ok(());
         }
-        let (start, end) = (self.start + range.start, self.start + range.end);
-        match self.file.write_all(&self.memory[start..end]) {
+        match self.file.write_all(bytes) {
             Err(e) if self.direct && e.raw_os_error() == Some(EINVAL) => {
                 // Refused at the first write (alignment this file system does not
                 // take): nothing was written; go on through the page cache.
                 self.set_direct(false)?;
-                self.file.write_all(&self.memory[start..end])
+                self.file.write_all(bytes)
             }
             result => result,
         }
@@ -114,12 +192,12 @@ impl DirectFile {
 impl Write for DirectFile {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.len == BUFFER {
-            self.write_out(0..BUFFER)?;
-            self.len = 0;
+            self.send_full()?;
         }
         let n = data.len().min(BUFFER - self.len);
-        let at = self.start + self.len;
-        self.memory[at..at + n].copy_from_slice(&data[..n]);
+        self.filling
+            .bytes_mut(self.len..self.len + n)
+            .copy_from_slice(&data[..n]);
         self.len += n;
         Ok(n)
     }

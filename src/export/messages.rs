@@ -85,11 +85,11 @@ pub enum Line {
 }
 
 /// Writes message lines from a locked connection.
-pub struct MessageLines<'c> {
+pub struct MessageLines<'c, 'p> {
     message: RawStatement<'c>,
     payload: RawStatement<'c>,
     events: Option<(RawStatement<'c>, i64)>,
-    people: PersonJson,
+    people: &'p PersonJson,
     head: Head,
     versions: Vec<u8>,
     previous: Fields,
@@ -97,14 +97,14 @@ pub struct MessageLines<'c> {
     current: Fields,
 }
 
-impl<'c> MessageLines<'c> {
+impl<'c, 'p> MessageLines<'c, 'p> {
     /// Prepares the statements; with `raw_until`, lines carry the payloads up to that
     /// sequence number.
     pub fn new(
         conn: &'c RawConnection<'_>,
-        people: &People,
+        people: &'p PersonJson,
         raw_until: Option<i64>,
-    ) -> Result<MessageLines<'c>, StoreError> {
+    ) -> Result<MessageLines<'c, 'p>, StoreError> {
         Ok(MessageLines {
             message: conn.prepare(MESSAGE_SQL)?,
             payload: conn.prepare(PAYLOAD_SQL)?,
@@ -112,7 +112,7 @@ impl<'c> MessageLines<'c> {
                 Some(seq) => Some((conn.prepare(EVENTS_SQL)?, seq)),
                 None => None,
             },
-            people: PersonJson::new(people),
+            people,
             head: Head::default(),
             versions: Vec::new(),
             previous: Fields::default(),
@@ -150,7 +150,7 @@ impl<'c> MessageLines<'c> {
             if !self.message.is_null(12) {
                 self.next
                     .read(&self.message, &mut self.payload, &self.head.id)?;
-                self.next.read_assignees(&self.message, &self.people)?;
+                self.next.read_assignees(&self.message, self.people)?;
                 let vno = self.message.i64(12);
                 if versions > 0 {
                     self.versions.push(b',');
@@ -161,7 +161,7 @@ impl<'c> MessageLines<'c> {
                     &self.next,
                     (versions > 0).then_some(&self.previous),
                     self.head.is_task,
-                    &self.people,
+                    self.people,
                 )?;
                 std::mem::swap(&mut self.previous, &mut self.next);
                 if vno == self.head.current_vno {
@@ -179,7 +179,7 @@ impl<'c> MessageLines<'c> {
             (None, 0) => None,
             (None, _) => Some(&self.previous),
         };
-        self.head.write(out, current, &self.people);
+        self.head.write(out, current, self.people);
         out.extend_from_slice(b",\"versions\":[");
         out.extend_from_slice(&self.versions);
         out.push(b']');
@@ -192,11 +192,12 @@ impl<'c> MessageLines<'c> {
     }
 }
 
-/// Each person's record as JSON, written once.
-struct PersonJson(HashMap<String, Vec<u8>>);
+/// Each person's record as JSON, written once (and shared by every reading thread).
+pub struct PersonJson(HashMap<String, Vec<u8>>);
 
 impl PersonJson {
-    fn new(people: &People) -> PersonJson {
+    /// The records of `people`.
+    pub fn new(people: &People) -> PersonJson {
         PersonJson(
             people
                 .iter()

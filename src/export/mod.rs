@@ -2,13 +2,17 @@
 //! one read snapshot of SQLite in constant memory, with a manifest, counts, a SHA-256
 //! of the records, and a cursor for incremental exports; `export verify` checks one.
 //!
-//! Threads: this task steps SQLite directly and writes each message's line from the
-//! columns in place (reading back HTML from compressed payloads where a version does
-//! not store it); a writer thread hashes and writes the lines a block at a time.
+//! Messages are read in storage order, not export order (see [`order`]): one thread per
+//! core (each on its own connection, all seeing the same snapshot) steps SQLite
+//! directly and writes each message's line from the columns in place, into runs that
+//! are sorted by export position and spilled beyond `--sort-memory`. The runs are then
+//! merged in export order, and a writer thread hashes and writes the lines a block at
+//! a time.
 
 mod direct;
 mod json;
 mod messages;
+mod order;
 mod records;
 mod scope;
 mod sink;
@@ -16,14 +20,17 @@ mod spaces;
 pub mod verify;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::ProgressBar;
+use sqlx::sqlite::LockedSqliteHandle;
 use sqlx::{Row, SqliteConnection};
 
-use messages::{keys_query, Line, MessageLines};
+use messages::{keys_query, Line, MessageLines, PersonJson};
+use order::{Merge, Runs};
 use records::{ArchiveInfo, Complete, Manifest, FORMAT};
-pub use scope::{ExportOptions, Removed, Scope};
+pub use scope::{ExportOptions, Removed, Scope, SORT_MEMORY};
 pub use sink::Compression;
 use sink::Sink;
 
@@ -122,7 +129,16 @@ pub async fn export(
         .await?
         .try_get(0)?;
     let keys: Vec<i64> = serde_json::from_str(&keys)?;
-    progress.set_length(keys.len() as u64);
+    progress.set_length(2 * keys.len() as u64);
+    let order = storage_order(&keys)?;
+    let spill_dir = match output.and_then(Path::parent) {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        Some(_) => PathBuf::from("."),
+        None => archive
+            .path()
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+    };
     let (blocks, to_write) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
     let (spent, free) = std::sync::mpsc::channel::<Vec<u8>>();
     let writer = std::thread::Builder::new()
@@ -136,12 +152,25 @@ pub async fn export(
             Ok(sink)
         })?;
     let streamed = {
-        let mut handle = snapshot.lock_handle().await?;
-        let raw_until = scope.raw.then_some(last_seq);
+        let mut others = same_snapshots(archive, last_seq, reading_threads() - 1).await?;
+        let mut handles = vec![snapshot.lock_handle().await?];
+        for other in &mut others {
+            handles.push(other.lock_handle().await?);
+        }
+        let people = PersonJson::new(&people);
+        let reading = Reading {
+            people: &people,
+            raw_until: scope.raw.then_some(last_seq),
+            spill_dir: &spill_dir,
+            budget: options.sort_memory / handles.len(),
+            progress: &progress,
+            failed: AtomicBool::new(false),
+        };
         blocking(|| {
-            let conn = RawConnection::new(&mut handle);
-            let mut lines = MessageLines::new(&conn, &people, raw_until)?;
-            stream_lines(&mut lines, &keys, &blocks, &free, &mut counts, &progress)
+            let runs = reading.read_all(&mut handles, &keys, &order, &mut counts)?;
+            drop((keys, order));
+            let mut merge = Merge::new(runs)?;
+            stream_lines(&mut merge, &blocks, &free, &progress)
         })
     };
     drop(blocks);
@@ -188,33 +217,191 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Writes the line of every key in blocks of about [`BLOCK`] bytes, handed to the
-/// writer thread (which hashes and writes them while the next block is made) and
-/// handed back to be filled again.
+/// The export positions of `keys` (`rowid * 2 + in_scope`, in export order), in
+/// storage order: 4 bytes per message beside the keys' 8.
+fn storage_order(keys: &[i64]) -> Result<Vec<u32>, ExportError> {
+    let n = u32::try_from(keys.len()).map_err(|_| {
+        ExportError::Filter(format!(
+            "{} messages in one export; at most {} are supported",
+            keys.len(),
+            u32::MAX
+        ))
+    })?;
+    let mut order: Vec<u32> = (0..n).collect();
+    order.sort_unstable_by_key(|&position| keys[position as usize]);
+    Ok(order)
+}
+
+/// Threads that read the archive at once: one per core, at most three (each holds
+/// one of the pool's connections, and a fourth stays free).
+fn reading_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(3))
+}
+
+/// Up to `n` more read transactions that see exactly what the export's snapshot sees.
+/// Every write to messages and versions commits with the events it came from, so a
+/// transaction whose last event is `last_seq` sees the same messages; one that sees
+/// a later write is dropped and tried again a few times, and the export reads with
+/// fewer threads if it keeps missing.
+async fn same_snapshots(
+    archive: &Archive,
+    last_seq: i64,
+    n: usize,
+) -> Result<Vec<sqlx::Transaction<'static, sqlx::Sqlite>>, ExportError> {
+    let mut snapshots = Vec::with_capacity(n);
+    let mut misses = 0;
+    while snapshots.len() < n && misses < 5 {
+        let mut tx = archive.pool().begin().await?;
+        let seq: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events")
+            .fetch_one(&mut *tx)
+            .await?;
+        if seq == last_seq {
+            snapshots.push(tx);
+        } else {
+            misses += 1;
+        }
+    }
+    Ok(snapshots)
+}
+
+/// What every reading thread shares.
+struct Reading<'a> {
+    people: &'a PersonJson,
+    raw_until: Option<i64>,
+    spill_dir: &'a Path,
+    budget: usize,
+    progress: &'a ProgressBar,
+    /// Set by a thread that failed, so that the others stop early.
+    failed: AtomicBool,
+}
+
+impl Reading<'_> {
+    /// Reads the messages of `keys` in storage order (`order`, from [`storage_order`])
+    /// on one thread per handle, each a contiguous share, into runs for [`Merge`]; adds
+    /// what was read to `counts`.
+    fn read_all(
+        &self,
+        handles: &mut [LockedSqliteHandle<'_>],
+        keys: &[i64],
+        order: &[u32],
+        counts: &mut BTreeMap<String, u64>,
+    ) -> Result<Vec<Runs>, ExportError> {
+        let share = order.len().div_ceil(handles.len()).max(1);
+        let read = |handle: &mut LockedSqliteHandle<'_>, share: &[u32]| {
+            self.read_share(handle, keys, share)
+                .inspect_err(|_| self.failed.store(true, Ordering::Relaxed))
+        };
+        let results: Vec<Result<(Runs, LineCounts), ExportError>> = std::thread::scope(|s| {
+            let mut shares = handles.iter_mut().zip(order.chunks(share));
+            let first = shares.next();
+            let others: Vec<_> = shares
+                .map(|(handle, share)| {
+                    std::thread::Builder::new()
+                        .name("export-read".into())
+                        .spawn_scoped(s, move || read(handle, share))
+                })
+                .collect();
+            let mut results = Vec::new();
+            if let Some((handle, share)) = first {
+                results.push(read(handle, share));
+            }
+            for other in others {
+                results.push(match other {
+                    Ok(thread) => thread.join().unwrap_or_else(|_| {
+                        Err(std::io::Error::other("an export reading thread panicked").into())
+                    }),
+                    Err(e) => Err(e.into()),
+                });
+            }
+            results
+        });
+        let mut runs = Vec::with_capacity(results.len());
+        for result in results {
+            let (run, read) = result?;
+            runs.push(run);
+            read.add_to(counts);
+        }
+        Ok(runs)
+    }
+
+    /// One thread's share: the messages at these positions of `keys`.
+    fn read_share(
+        &self,
+        handle: &mut LockedSqliteHandle<'_>,
+        keys: &[i64],
+        share: &[u32],
+    ) -> Result<(Runs, LineCounts), ExportError> {
+        let conn = RawConnection::new(handle);
+        let mut lines = MessageLines::new(&conn, self.people, self.raw_until)?;
+        let mut runs = Runs::new(self.spill_dir, self.budget);
+        let mut read = LineCounts::default();
+        for (i, &position) in share.iter().enumerate() {
+            let start = runs.buffer().len();
+            read.add(lines.line(keys[position as usize], runs.buffer())?);
+            runs.commit(u64::from(position), start)?;
+            if i % PROGRESS_STEP == PROGRESS_STEP - 1 {
+                self.progress.inc(PROGRESS_STEP as u64);
+                if self.failed.load(Ordering::Relaxed) {
+                    return Err(std::io::Error::other("another reading thread failed").into());
+                }
+            }
+        }
+        self.progress.inc((share.len() % PROGRESS_STEP) as u64);
+        Ok((runs, read))
+    }
+}
+
+/// Lines read between progress updates.
+const PROGRESS_STEP: usize = 4096;
+
+/// What one reading thread wrote.
+#[derive(Default)]
+struct LineCounts {
+    message: u64,
+    version: u64,
+    event: u64,
+    out_of_scope: u64,
+}
+
+impl LineCounts {
+    fn add(&mut self, line: Line) {
+        match line {
+            Line::Message { versions, events } => {
+                self.message += 1;
+                self.version += versions;
+                self.event += events;
+            }
+            Line::OutOfScope => self.out_of_scope += 1,
+        }
+    }
+
+    /// Adds these to the counts the export reports (those it reports).
+    fn add_to(&self, counts: &mut BTreeMap<String, u64>) {
+        for (key, n) in [
+            ("message", self.message),
+            ("version", self.version),
+            ("event", self.event),
+            ("out_of_scope", self.out_of_scope),
+        ] {
+            if let Some(c) = counts.get_mut(key) {
+                *c += n;
+            }
+        }
+    }
+}
+
+/// Writes the merged lines in blocks of about [`BLOCK`] bytes, handed to the writer
+/// thread (which hashes and writes them while the next block is made) and handed back
+/// to be filled again.
 fn stream_lines(
-    lines: &mut MessageLines<'_>,
-    keys: &[i64],
+    merge: &mut Merge,
     blocks: &std::sync::mpsc::SyncSender<Vec<u8>>,
     free: &std::sync::mpsc::Receiver<Vec<u8>>,
-    counts: &mut BTreeMap<String, u64>,
     progress: &ProgressBar,
 ) -> Result<(), ExportError> {
-    let mut add = |key: &str, n: u64| {
-        if let Some(c) = counts.get_mut(key) {
-            *c += n;
-        }
-    };
     let mut block = Vec::with_capacity(BLOCK + BLOCK / 4);
     let mut in_block = 0;
-    for &key in keys {
-        match lines.line(key, &mut block)? {
-            Line::Message { versions, events } => {
-                add("message", 1);
-                add("version", versions);
-                add("event", events);
-            }
-            Line::OutOfScope => add("out_of_scope", 1),
-        }
+    while merge.next_line(&mut block)? {
         in_block += 1;
         if block.len() >= BLOCK {
             let next = free

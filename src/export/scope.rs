@@ -41,7 +41,13 @@ pub struct ExportOptions {
     pub raw: bool,
     /// Only what changed after this cursor.
     pub after_cursor: Option<String>,
+    /// Bytes of lines held in memory while putting them in export order; beyond it,
+    /// sorted runs are spilled to unlinked files beside the output.
+    pub sort_memory: usize,
 }
+
+/// The default of [`ExportOptions::sort_memory`]: 16 MiB.
+pub const SORT_MEMORY: usize = 16 << 20;
 
 /// The filters resolved to ids.
 #[derive(Debug, Clone)]
