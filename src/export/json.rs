@@ -3,7 +3,7 @@
 //! `null`s and numbers between. Message records are written field by field with
 //! these, without building a value per field first.
 
-use chrono::{DateTime, Datelike, Timelike};
+use chrono::{DateTime, Datelike};
 
 use crate::event::time::format_millis;
 
@@ -118,26 +118,47 @@ pub fn boolean(out: &mut Vec<u8>, b: bool) {
 
 /// A time (UTC ms) as the string `format_millis` makes: `2024-02-12T09:02:38.164Z`.
 pub fn time(out: &mut Vec<u8>, millis: i64) {
-    let Some(t) =
-        DateTime::from_timestamp_millis(millis).filter(|t| (0..=9999).contains(&t.year()))
-    else {
+    const DAY: i64 = 86_400_000;
+    let day = millis.div_euclid(DAY);
+    let Some(date) = date(day) else {
         return string(out, &format_millis(millis));
     };
+    let ms = millis.rem_euclid(DAY) as u32;
     out.push(b'"');
-    digits(out, t.year() as u32, 4);
-    out.push(b'-');
-    digits(out, t.month(), 2);
-    out.push(b'-');
-    digits(out, t.day(), 2);
+    out.extend_from_slice(&date);
     out.push(b'T');
-    digits(out, t.hour(), 2);
+    digits(out, ms / 3_600_000, 2);
     out.push(b':');
-    digits(out, t.minute(), 2);
+    digits(out, ms / 60_000 % 60, 2);
     out.push(b':');
-    digits(out, t.second(), 2);
+    digits(out, ms / 1000 % 60, 2);
     out.push(b'.');
-    digits(out, t.timestamp_subsec_millis(), 3);
+    digits(out, ms % 1000, 3);
     out.extend_from_slice(b"Z\"");
+}
+
+/// `YYYY-MM-DD` of a day since the epoch, for years 0 to 9999; the last day asked for
+/// is kept per thread (times come in runs of the same day).
+fn date(day: i64) -> Option<[u8; 10]> {
+    thread_local! {
+        static LAST: std::cell::Cell<(i64, [u8; 10])> =
+            const { std::cell::Cell::new((i64::MIN, [0; 10])) };
+    }
+    let (last, date) = LAST.get();
+    if last == day {
+        return Some(date);
+    }
+    let t = DateTime::from_timestamp(day.checked_mul(86_400)?, 0)
+        .filter(|t| (0..=9999).contains(&t.year()))?;
+    let mut date = Vec::with_capacity(10);
+    digits(&mut date, t.year() as u32, 4);
+    date.push(b'-');
+    digits(&mut date, t.month(), 2);
+    date.push(b'-');
+    digits(&mut date, t.day(), 2);
+    let date: [u8; 10] = date.try_into().ok()?;
+    LAST.set((day, date));
+    Some(date)
 }
 
 /// A time, or `null`.
@@ -210,7 +231,11 @@ mod tests {
             253_402_300_800_000, // year 10000
             i64::MAX,
             i64::MIN,
-        ] {
+        ]
+        .into_iter()
+        // Runs within a day, across midnights, and back again (the day is cached).
+        .chain((-40_000..40_000).map(|k: i64| k * 7_777_777 + (k % 3) * 86_400_000))
+        {
             let mut out = Vec::new();
             time(&mut out, millis);
             assert_eq!(
