@@ -21,7 +21,7 @@ pub mod verify;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use indicatif::ProgressBar;
 use sqlx::sqlite::LockedSqliteHandle;
@@ -277,8 +277,8 @@ struct Reading<'a> {
 
 impl Reading<'_> {
     /// Reads the messages of `keys` in storage order (`order`, from [`storage_order`])
-    /// on one thread per handle, each a contiguous share, into runs for [`Merge`]; adds
-    /// what was read to `counts`.
+    /// on one thread per handle, each taking the next [`CHUNK`] messages until none are
+    /// left, into runs for [`Merge`]; adds what was read to `counts`.
     fn read_all(
         &self,
         handles: &mut [LockedSqliteHandle<'_>],
@@ -286,25 +286,25 @@ impl Reading<'_> {
         order: &[u32],
         counts: &mut BTreeMap<String, u64>,
     ) -> Result<Vec<Runs>, ExportError> {
-        let share = order.len().div_ceil(handles.len()).max(1);
-        let read = |handle: &mut LockedSqliteHandle<'_>, share: &[u32]| {
-            self.read_share(handle, keys, share)
+        let next = AtomicUsize::new(0);
+        let read = |handle: &mut LockedSqliteHandle<'_>| {
+            self.read_chunks(handle, keys, order, &next)
                 .inspect_err(|_| self.failed.store(true, Ordering::Relaxed))
         };
         let results: Vec<Result<(Runs, LineCounts), ExportError>> = std::thread::scope(|s| {
-            let mut shares = handles.iter_mut().zip(order.chunks(share));
-            let first = shares.next();
-            let others: Vec<_> = shares
-                .map(|(handle, share)| {
+            let (first, others) = match handles.split_first_mut() {
+                Some(split) => split,
+                None => return Vec::new(),
+            };
+            let others: Vec<_> = others
+                .iter_mut()
+                .map(|handle| {
                     std::thread::Builder::new()
                         .name("export-read".into())
-                        .spawn_scoped(s, move || read(handle, share))
+                        .spawn_scoped(s, move || read(handle))
                 })
                 .collect();
-            let mut results = Vec::new();
-            if let Some((handle, share)) = first {
-                results.push(read(handle, share));
-            }
+            let mut results = vec![read(first)];
             for other in others {
                 results.push(match other {
                     Ok(thread) => thread.join().unwrap_or_else(|_| {
@@ -324,35 +324,42 @@ impl Reading<'_> {
         Ok(runs)
     }
 
-    /// One thread's share: the messages at these positions of `keys`.
-    fn read_share(
+    /// One thread's part: chunks of `order` (positions in `keys`) taken in turn.
+    fn read_chunks(
         &self,
         handle: &mut LockedSqliteHandle<'_>,
         keys: &[i64],
-        share: &[u32],
+        order: &[u32],
+        next: &AtomicUsize,
     ) -> Result<(Runs, LineCounts), ExportError> {
         let conn = RawConnection::new(handle);
         let mut lines = MessageLines::new(&conn, self.people, self.raw_until)?;
         let mut runs = Runs::new(self.spill_dir, self.budget);
         let mut read = LineCounts::default();
-        for (i, &position) in share.iter().enumerate() {
-            let start = runs.buffer().len();
-            read.add(lines.line(keys[position as usize], runs.buffer())?);
-            runs.commit(u64::from(position), start)?;
-            if i % PROGRESS_STEP == PROGRESS_STEP - 1 {
-                self.progress.inc(PROGRESS_STEP as u64);
-                if self.failed.load(Ordering::Relaxed) {
-                    return Err(std::io::Error::other("another reading thread failed").into());
-                }
+        loop {
+            let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+            let Some(chunk) = order.get(start..order.len().min(start + CHUNK)) else {
+                break;
+            };
+            if chunk.is_empty() || self.failed.load(Ordering::Relaxed) {
+                break;
             }
+            for &position in chunk {
+                let start = runs.buffer().len();
+                read.add(lines.line(keys[position as usize], runs.buffer())?);
+                runs.commit(u64::from(position), start)?;
+            }
+            self.progress.inc(chunk.len() as u64);
         }
-        self.progress.inc((share.len() % PROGRESS_STEP) as u64);
+        if self.failed.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("another reading thread failed").into());
+        }
         Ok((runs, read))
     }
 }
 
-/// Lines read between progress updates.
-const PROGRESS_STEP: usize = 4096;
+/// Messages a reading thread takes at a time (in storage order).
+const CHUNK: usize = 4096;
 
 /// What one reading thread wrote.
 #[derive(Default)]

@@ -16,16 +16,17 @@ use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-/// Bytes of spilled runs read at a time, over all runs.
-const MERGE_BUFFERS: usize = 8 << 20;
-/// The least read of one spilled run at a time.
-const MIN_READ: usize = 8 << 10;
-/// Bytes gathered before one write to the spill file.
+/// Lines are spilled in LZ4 frames of about this many bytes: each line whole in one
+/// frame, and one frame per spilled run in memory while merging.
+const FRAME: usize = 64 << 10;
+/// Frames gathered before one write to the spill file.
 const SPILL_WRITE: usize = 1 << 20;
-/// Room left for the next line when a run's buffer grows.
-const HEADROOM: usize = 1 << 20;
 /// A spilled line: position (u64) and length (u64), little-endian, then the line.
 const HEADER: usize = 16;
+/// A frame: its compressed and its plain length (u32 each, little-endian), then it.
+const FRAME_HEADER: usize = 8;
+/// Room left for the next line when a run's buffer grows.
+const HEADROOM: usize = 1 << 20;
 
 /// One line of the current run: its export position and where it is in the buffer.
 struct Entry {
@@ -108,20 +109,24 @@ impl Runs {
         };
         self.entries.sort_unstable_by_key(|e| e.position);
         let offset = self.spill_len;
-        let mut chunk = Vec::with_capacity(SPILL_WRITE + SPILL_WRITE / 4);
-        for entry in &self.entries {
+        let mut frame = Vec::with_capacity(FRAME + FRAME / 4);
+        let mut out = Vec::with_capacity(SPILL_WRITE + SPILL_WRITE / 4);
+        let entries = self.entries.len();
+        for (i, entry) in self.entries.iter().enumerate() {
             let line = &self.lines[entry.start..entry.end];
-            chunk.extend_from_slice(&entry.position.to_le_bytes());
-            chunk.extend_from_slice(&(line.len() as u64).to_le_bytes());
-            chunk.extend_from_slice(line);
-            if chunk.len() >= SPILL_WRITE {
-                file.write_all(&chunk)?;
-                self.spill_len += chunk.len() as u64;
-                chunk.clear();
+            frame.extend_from_slice(&entry.position.to_le_bytes());
+            frame.extend_from_slice(&(line.len() as u64).to_le_bytes());
+            frame.extend_from_slice(line);
+            if frame.len() >= FRAME || i + 1 == entries {
+                pack(&frame, &mut out)?;
+                frame.clear();
+            }
+            if out.len() >= SPILL_WRITE || i + 1 == entries {
+                file.write_all(&out)?;
+                self.spill_len += out.len() as u64;
+                out.clear();
             }
         }
-        file.write_all(&chunk)?;
-        self.spill_len += chunk.len() as u64;
         self.spilled.push((offset, self.spill_len - offset));
         self.entries.clear();
         self.lines.clear();
@@ -143,22 +148,21 @@ enum Source {
         entries: Vec<Entry>,
         next: usize,
     },
-    /// A run in a spill file, read a buffer at a time.
+    /// A run in a spill file, read a frame at a time.
     Spilled {
         file: std::sync::Arc<File>,
         offset: u64,
         end: u64,
-        buffer: Vec<u8>,
+        /// The current frame, unpacked, and where its next line starts.
+        frame: Vec<u8>,
         at: usize,
-        read_size: usize,
+        packed: Vec<u8>,
     },
 }
 
 impl Merge {
     /// Merges every run of `runs`.
     pub fn new(runs: Vec<Runs>) -> io::Result<Merge> {
-        let spilled: usize = runs.iter().map(|r| r.spilled.len()).sum();
-        let read_size = (MERGE_BUFFERS / spilled.max(1)).max(MIN_READ);
         let mut sources = Vec::new();
         for mut run in runs {
             if let Some(file) = run.spill.take() {
@@ -168,9 +172,9 @@ impl Merge {
                         file: file.clone(),
                         offset,
                         end: offset + len,
-                        buffer: Vec::new(),
+                        frame: Vec::new(),
                         at: 0,
-                        read_size,
+                        packed: Vec::new(),
                     });
                 }
             }
@@ -215,43 +219,27 @@ impl Source {
                 file,
                 offset,
                 end,
-                buffer,
+                frame,
                 at,
-                read_size,
+                packed,
             } => {
-                let header = |buffer: &[u8], at: usize| -> Option<(u64, usize)> {
-                    let h = buffer.get(at..at + HEADER)?;
-                    let position = u64::from_le_bytes(h[..8].try_into().ok()?);
-                    let len = u64::from_le_bytes(h[8..].try_into().ok()?) as usize;
-                    Some((position, len))
-                };
-                if let Some((position, len)) = header(buffer, *at) {
-                    if buffer.len() - *at - HEADER >= len {
-                        return Ok(Some(position));
+                if *at == frame.len() {
+                    if *offset == *end {
+                        return Ok(None);
                     }
+                    unpack(file, offset, *end, packed, frame)?;
+                    *at = 0;
                 }
-                if *offset == *end {
-                    return match buffer.len() - *at {
-                        0 => Ok(None),
-                        left => Err(io::Error::other(format!(
-                            "spill file: a run ends {left} bytes into a line"
-                        ))),
-                    };
+                let header = frame
+                    .get(*at..*at + HEADER)
+                    .ok_or_else(|| corrupt("a line's header is cut"))?;
+                let position = u64::from_le_bytes(header[..8].try_into().unwrap_or_default());
+                let len = u64::from_le_bytes(header[8..].try_into().unwrap_or_default());
+                if (frame.len() - *at - HEADER) as u64 >= len {
+                    Ok(Some(position))
+                } else {
+                    Err(corrupt("a line is cut"))
                 }
-                // Keep the partial line, then read at least the rest of it.
-                buffer.drain(..*at);
-                *at = 0;
-                let need = match header(buffer, 0) {
-                    Some((_, len)) => HEADER + len,
-                    None => HEADER,
-                };
-                let want = (*read_size).max(need).saturating_sub(buffer.len());
-                let want = want.min((*end - *offset) as usize);
-                let have = buffer.len();
-                buffer.resize(have + want, 0);
-                file.read_exact_at(&mut buffer[have..], *offset)?;
-                *offset += want as u64;
-                self.peek()
             }
         }
     }
@@ -268,16 +256,65 @@ impl Source {
                 out.extend_from_slice(&lines[e.start..e.end]);
                 *next += 1;
             }
-            Source::Spilled { buffer, at, .. } => {
-                let len = u64::from_le_bytes(
-                    buffer[*at + 8..*at + HEADER].try_into().unwrap_or_default(),
-                ) as usize;
+            Source::Spilled { frame, at, .. } => {
+                let len =
+                    u64::from_le_bytes(frame[*at + 8..*at + HEADER].try_into().unwrap_or_default())
+                        as usize;
                 let start = *at + HEADER;
-                out.extend_from_slice(&buffer[start..start + len]);
+                out.extend_from_slice(&frame[start..start + len]);
                 *at = start + len;
             }
         }
     }
+}
+
+/// Appends `frame` to `out`, compressed, with its header.
+fn pack(frame: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+    let start = out.len();
+    let most = lz4_flex::block::get_maximum_output_size(frame.len());
+    out.resize(start + FRAME_HEADER + most, 0);
+    let packed = lz4_flex::block::compress_into(frame, &mut out[start + FRAME_HEADER..])
+        .map_err(|e| io::Error::other(format!("compressing a spilled run: {e}")))?;
+    let lengths = |n: usize| u32::try_from(n).map_err(|_| corrupt("a line over 4 GiB"));
+    out[start..start + 4].copy_from_slice(&lengths(packed)?.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&lengths(frame.len())?.to_le_bytes());
+    out.truncate(start + FRAME_HEADER + packed);
+    Ok(())
+}
+
+/// Reads the frame at `offset` (before `end`) of `file` into `frame`, uncompressed.
+fn unpack(
+    file: &File,
+    offset: &mut u64,
+    end: u64,
+    packed: &mut Vec<u8>,
+    frame: &mut Vec<u8>,
+) -> io::Result<()> {
+    let mut header = [0u8; FRAME_HEADER];
+    file.read_exact_at(&mut header, *offset)?;
+    let packed_len = u32::from_le_bytes(header[..4].try_into().unwrap_or_default()) as usize;
+    let plain_len = u32::from_le_bytes(header[4..].try_into().unwrap_or_default()) as usize;
+    let next = *offset + (FRAME_HEADER + packed_len) as u64;
+    if next > end {
+        return Err(corrupt("a frame runs past the end of its run"));
+    }
+    packed.resize(packed_len, 0);
+    file.read_exact_at(packed, *offset + FRAME_HEADER as u64)?;
+    frame.resize(plain_len, 0);
+    let n = lz4_flex::block::decompress_into(packed, frame)
+        .map_err(|e| corrupt(&format!("a frame does not decompress: {e}")))?;
+    if n != plain_len {
+        return Err(corrupt("a frame is shorter than its header says"));
+    }
+    *offset = next;
+    Ok(())
+}
+
+fn corrupt(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("spill file of the export: {what}"),
+    )
 }
 
 #[cfg(test)]
