@@ -52,16 +52,32 @@ pub fn keys_query<'a>(
     q
 }
 
+/// A message and its versions (columns 0 to 28, the last the message's rowid), with
+/// the `WHERE` and `ORDER BY` given.
+macro_rules! message_rows {
+    ($tail:literal) => {
+        concat!(
+            "SELECT m.id, m.space_id, m.kind, m.parent_id, m.sender_id, m.created, \
+             m.modified, m.like_count, m.chat_count, m.removed_at, m.removed_by, \
+             m.current_vno, v.vno, v.change, v.at, v.modified, v.editor_id, v.removed, \
+             v.text, v.html, v.description_text, v.description_html, v.task_status, v.due, \
+             v.attachments, v.assignees, v.event_seq, v.html_form, m.rowid \
+             FROM messages m LEFT JOIN versions v ON v.message_id = m.id ",
+            $tail
+        )
+    };
+}
+
 /// A message and its versions, oldest first; one row with NULL versions when it has
-/// none. The last column says where the HTML is (`versions.html_form`).
-const MESSAGE_SQL: &str = "SELECT m.id, m.space_id, m.kind, m.parent_id, m.sender_id, \
-    m.created, m.modified, m.like_count, m.chat_count, m.removed_at, m.removed_by, \
-    m.current_vno, v.vno, v.change, v.at, v.modified, v.editor_id, v.removed, v.text, \
-    v.html, v.description_text, v.description_html, v.task_status, v.due, v.attachments, \
-    v.assignees, v.event_seq, \
-    v.html_form \
-    FROM messages m LEFT JOIN versions v ON v.message_id = m.id WHERE m.rowid = ?1 \
-    ORDER BY v.vno";
+/// none. Column 27 says where the HTML is (`versions.html_form`).
+const MESSAGE_SQL: &str = message_rows!("WHERE m.rowid = ?1 ORDER BY v.vno");
+
+/// The same for every message with a rowid in a range, in rowid order (one scan of
+/// `messages`; the versions of each through their index, as above).
+const RANGE_SQL: &str = message_rows!("WHERE m.rowid BETWEEN ?1 AND ?2 ORDER BY m.rowid, v.vno");
+
+/// The column of [`MESSAGE_SQL`] and [`RANGE_SQL`] with the message's rowid.
+const ROWID: std::ffi::c_int = 28;
 
 /// The payload a version's HTML is read from.
 const PAYLOAD_SQL: &str = "SELECT payload FROM events WHERE seq = ?1";
@@ -87,6 +103,7 @@ pub enum Line {
 /// Writes message lines from a locked connection.
 pub struct MessageLines<'c, 'p> {
     message: RawStatement<'c>,
+    range: RawStatement<'c>,
     payload: RawStatement<'c>,
     events: Option<(RawStatement<'c>, i64)>,
     people: &'p PersonJson,
@@ -95,6 +112,10 @@ pub struct MessageLines<'c, 'p> {
     previous: Fields,
     next: Fields,
     current: Fields,
+    /// The rowid of the row `range` is on (`None` when it has no more).
+    at: Option<i64>,
+    /// Whether lines come from `range`.
+    scanning: bool,
 }
 
 impl<'c, 'p> MessageLines<'c, 'p> {
@@ -107,6 +128,7 @@ impl<'c, 'p> MessageLines<'c, 'p> {
     ) -> Result<MessageLines<'c, 'p>, StoreError> {
         Ok(MessageLines {
             message: conn.prepare(MESSAGE_SQL)?,
+            range: conn.prepare(RANGE_SQL)?,
             payload: conn.prepare(PAYLOAD_SQL)?,
             events: match raw_until {
                 Some(seq) => Some((conn.prepare(EVENTS_SQL)?, seq)),
@@ -118,77 +140,144 @@ impl<'c, 'p> MessageLines<'c, 'p> {
             previous: Fields::default(),
             next: Fields::default(),
             current: Fields::default(),
+            at: None,
+            scanning: false,
         })
+    }
+
+    /// Reads the messages with rowids from `first` to `last` (the keys of the lines
+    /// that follow, in rowid order) by one scan instead of one lookup each; the rows
+    /// in between that no line asks for are skipped.
+    pub fn scan(&mut self, first: i64, last: i64) -> Result<(), ExportError> {
+        self.range.reset();
+        self.range.bind_i64(1, first)?;
+        self.range.bind_i64(2, last)?;
+        self.at = match self.range.step()? {
+            true => Some(self.range.i64(ROWID)),
+            false => None,
+        };
+        self.scanning = true;
+        Ok(())
+    }
+
+    /// Goes back to one lookup per line.
+    pub fn stop_scan(&mut self) {
+        self.scanning = false;
+        self.at = None;
     }
 
     /// Appends the line (with its newline) of the message whose key [`keys_query`]
     /// gave.
     pub fn line(&mut self, key: i64, out: &mut Vec<u8>) -> Result<Line, ExportError> {
         let (rowid, in_scope) = (key >> 1, key & 1 == 1);
-        let stmt = &mut self.message;
-        stmt.reset();
-        stmt.bind_i64(1, rowid)?;
-        if !stmt.step()? {
-            return Err(StoreError::Corrupt(format!(
-                "message row {rowid} vanished during the export"
-            ))
-            .into());
-        }
-        self.head.read(stmt)?;
+        let vanished = || -> ExportError {
+            StoreError::Corrupt(format!("message row {rowid} vanished during the export")).into()
+        };
+        let MessageLines {
+            message,
+            range,
+            payload,
+            events,
+            people,
+            head,
+            versions: written,
+            previous,
+            next,
+            current: current_fields,
+            at,
+            scanning,
+        } = self;
+        let stmt = if *scanning {
+            while at.is_some_and(|at| at < rowid) {
+                *at = match range.step()? {
+                    true => Some(range.i64(ROWID)),
+                    false => None,
+                };
+            }
+            if *at != Some(rowid) {
+                return Err(vanished());
+            }
+            range
+        } else {
+            message.reset();
+            message.bind_i64(1, rowid)?;
+            if !message.step()? {
+                return Err(vanished());
+            }
+            message
+        };
+        head.read(stmt)?;
+        let mut more = |stmt: &mut RawStatement<'_>| -> Result<bool, ExportError> {
+            if !stmt.step()? {
+                *at = None;
+                return Ok(false);
+            }
+            if *scanning {
+                let next = stmt.i64(ROWID);
+                if next != rowid {
+                    *at = Some(next);
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
         if !in_scope {
+            while more(stmt)? {}
             out.extend_from_slice(b"{\"type\":\"out_of_scope\",\"id\":");
-            json::string(out, &self.head.id);
+            json::string(out, &head.id);
             out.extend_from_slice(b",\"space_id\":");
-            json::opt_string(out, self.head.space_id.as_deref());
+            json::opt_string(out, head.space_id.as_deref());
             out.extend_from_slice(b"}\n");
             return Ok(Line::OutOfScope);
         }
-        self.versions.clear();
+        written.clear();
         let mut versions = 0u64;
         let mut current = None;
         loop {
-            if !self.message.is_null(12) {
-                self.next
-                    .read(&self.message, &mut self.payload, &self.head.id)?;
-                self.next.read_assignees(&self.message, self.people)?;
-                let vno = self.message.i64(12);
+            if !stmt.is_null(12) {
+                next.read(stmt, payload, &head.id)?;
+                next.read_assignees(stmt, people)?;
+                let vno = stmt.i64(12);
                 if versions > 0 {
-                    self.versions.push(b',');
+                    written.push(b',');
                 }
                 write_version(
-                    &mut self.versions,
-                    &self.message,
-                    &self.next,
-                    (versions > 0).then_some(&self.previous),
-                    self.head.is_task,
-                    self.people,
+                    written,
+                    stmt,
+                    next,
+                    (versions > 0).then_some(&*previous),
+                    head.is_task,
+                    people,
                 )?;
-                std::mem::swap(&mut self.previous, &mut self.next);
-                if vno == self.head.current_vno {
-                    self.current.copy_from(&self.previous);
+                std::mem::swap(previous, next);
+                if vno == head.current_vno {
+                    current_fields.copy_from(previous);
                     current = Some(true);
                 }
                 versions += 1;
             }
-            if !self.message.step()? {
+            if !more(stmt)? {
                 break;
             }
         }
         let current = match (current, versions) {
-            (Some(_), _) => Some(&self.current),
+            (Some(_), _) => Some(&*current_fields),
             (None, 0) => None,
-            (None, _) => Some(&self.previous),
+            (None, _) => Some(&*previous),
         };
-        self.head.write(out, current, self.people);
+        head.write(out, current, people);
         out.extend_from_slice(b",\"versions\":[");
-        out.extend_from_slice(&self.versions);
+        out.extend_from_slice(written);
         out.push(b']');
-        let mut events = 0;
-        if let Some((stmt, until)) = &mut self.events {
-            events = write_events(out, stmt, &self.head.id, *until)?;
+        let mut n_events = 0;
+        if let Some((stmt, until)) = events {
+            n_events = write_events(out, stmt, &head.id, *until)?;
         }
         out.extend_from_slice(b"}\n");
-        Ok(Line::Message { versions, events })
+        Ok(Line::Message {
+            versions,
+            events: n_events,
+        })
     }
 }
 

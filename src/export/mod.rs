@@ -344,6 +344,14 @@ impl Reading<'_> {
             if chunk.is_empty() || self.failed.load(Ordering::Relaxed) {
                 break;
             }
+            // Rowids ascend through a chunk; where they are dense, one scan reads them.
+            let rowid = |position: u32| keys[position as usize] >> 1;
+            let (first, last) = (rowid(chunk[0]), rowid(chunk[chunk.len() - 1]));
+            if last - first < 2 * chunk.len() as i64 {
+                lines.scan(first, last)?;
+            } else {
+                lines.stop_scan();
+            }
             for &position in chunk {
                 let start = runs.buffer().len();
                 read.add(lines.line(keys[position as usize], runs.buffer())?);
