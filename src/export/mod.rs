@@ -141,16 +141,7 @@ pub async fn export(
     };
     let (blocks, to_write) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
     let (spent, free) = std::sync::mpsc::channel::<Vec<u8>>();
-    let writer = std::thread::Builder::new()
-        .name("export-write".into())
-        .spawn(move || -> std::io::Result<Sink> {
-            let mut sink = sink;
-            for block in to_write {
-                sink.block(&block)?;
-                let _ = spent.send(block);
-            }
-            Ok(sink)
-        })?;
+    let writer = write_blocks(sink, to_write, spent)?;
     let streamed = {
         let mut others = same_snapshots(archive, last_seq, reading_threads() - 1).await?;
         let mut handles = vec![snapshot.lock_handle().await?];
@@ -215,6 +206,44 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
         _ => f(),
     }
+}
+
+/// Starts the threads that take the blocks of lines: one hashes each block and hands
+/// it to the other, which writes it (compressing it, or into `O_DIRECT` buffers) and
+/// hands it back to be filled again. The sink comes back when the blocks end.
+fn write_blocks(
+    mut sink: Sink,
+    blocks: std::sync::mpsc::Receiver<Vec<u8>>,
+    spent: std::sync::mpsc::Sender<Vec<u8>>,
+) -> std::io::Result<std::thread::JoinHandle<std::io::Result<Sink>>> {
+    let (hashed, to_write) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+    let mut records = sink.take_records();
+    let write = std::thread::Builder::new()
+        .name("export-write".into())
+        .spawn(move || -> std::io::Result<Sink> {
+            for block in to_write {
+                sink.write_hashed(&block)?;
+                let _ = spent.send(block);
+            }
+            Ok(sink)
+        })?;
+    std::thread::Builder::new()
+        .name("export-hash".into())
+        .spawn(move || {
+            use sha2::Digest;
+            for block in blocks {
+                records.update(&block);
+                if hashed.send(block).is_err() {
+                    break; // the writer failed; its error is reported
+                }
+            }
+            drop(hashed);
+            let mut sink = write
+                .join()
+                .map_err(|_| std::io::Error::other("the export's writer thread panicked"))??;
+            sink.put_records(records);
+            Ok(sink)
+        })
 }
 
 /// The export positions of `keys` (`rowid * 2 + in_scope`, in export order), in

@@ -166,9 +166,21 @@ impl Sink {
         w.write_all(b"\n")
     }
 
-    /// Writes whole record lines (each ending in a newline), hashed as records.
-    pub fn block(&mut self, lines: &[u8]) -> io::Result<()> {
-        self.records.update(lines);
+    /// Takes the hash of the records written so far, for another thread to go on with
+    /// while this one writes (see [`Sink::write_hashed`]); [`Sink::put_records`] gives
+    /// it back.
+    pub fn take_records(&mut self) -> Sha256 {
+        std::mem::take(&mut self.records)
+    }
+
+    /// Gives back the hash [`Sink::take_records`] took, with everything since in it.
+    pub fn put_records(&mut self, records: Sha256) {
+        self.records = records;
+    }
+
+    /// Writes whole record lines (each ending in a newline) whose hash the holder of
+    /// [`Sink::take_records`] updates.
+    pub fn write_hashed(&mut self, lines: &[u8]) -> io::Result<()> {
         self.encoder.writer().write_all(lines)
     }
 
