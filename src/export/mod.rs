@@ -123,12 +123,14 @@ pub async fn export(
         counts.insert("event".into(), 0);
     }
 
-    let keys: String = keys_query(&scope, after, last_seq)
-        .build()
-        .fetch_one(&mut *snapshot)
-        .await?
-        .try_get(0)?;
-    let keys: Vec<i64> = serde_json::from_str(&keys)?;
+    let keys: Vec<i64> = {
+        let json: String = keys_query(&scope, after, last_seq)
+            .build()
+            .fetch_one(&mut *snapshot)
+            .await?
+            .try_get(0)?;
+        serde_json::from_str(&json)?
+    };
     progress.set_length(2 * keys.len() as u64);
     let order = storage_order(&keys)?;
     let spill_dir = match output.and_then(Path::parent) {
@@ -362,7 +364,23 @@ impl Reading<'_> {
         next: &AtomicUsize,
     ) -> Result<(Runs, LineCounts), ExportError> {
         let conn = RawConnection::new(handle);
-        let mut lines = MessageLines::new(&conn, self.people, self.raw_until)?;
+        // Pages are read in storage order, each about once: a small page cache does
+        // (SQLite's page caches share one budget, and it counts in the export's memory).
+        let cache = conn.pragma("cache_size", None)?;
+        conn.pragma("cache_size", Some(READING_CACHE))?;
+        let result = self.read_with(&conn, keys, order, next);
+        conn.pragma("cache_size", Some(cache))?;
+        result
+    }
+
+    fn read_with(
+        &self,
+        conn: &RawConnection<'_>,
+        keys: &[i64],
+        order: &[u32],
+        next: &AtomicUsize,
+    ) -> Result<(Runs, LineCounts), ExportError> {
+        let mut lines = MessageLines::new(conn, self.people, self.raw_until)?;
         let mut runs = Runs::new(self.spill_dir, self.budget);
         let mut read = LineCounts::default();
         loop {
@@ -394,6 +412,9 @@ impl Reading<'_> {
         Ok((runs, read))
     }
 }
+
+/// `cache_size` of a reading connection while it reads: 4 MiB.
+const READING_CACHE: i64 = -4096;
 
 /// Messages a reading thread takes at a time (in storage order).
 const CHUNK: usize = 4096;

@@ -34,6 +34,20 @@ impl<'h> RawConnection<'h> {
         }
     }
 
+    /// Reads the integer pragma `name`, after setting it to `value` when given.
+    pub fn pragma(&self, name: &str, value: Option<i64>) -> Result<i64, StoreError> {
+        if let Some(value) = value {
+            self.prepare(&format!("PRAGMA {name} = {value}"))?.step()?;
+        }
+        let mut read = self.prepare(&format!("PRAGMA {name}"))?;
+        if !read.step()? {
+            return Err(StoreError::Corrupt(format!(
+                "PRAGMA {name} returned nothing"
+            )));
+        }
+        Ok(read.i64(0))
+    }
+
     /// Prepares `sql` (one statement).
     pub fn prepare(&self, sql: &str) -> Result<RawStatement<'_>, StoreError> {
         let db = self.db;
