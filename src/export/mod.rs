@@ -6,8 +6,8 @@
 //! core (each on its own connection, all seeing the same snapshot) steps SQLite
 //! directly and writes each message's line from the columns in place, into runs that
 //! are sorted by export position and spilled beyond `--sort-memory`. The runs are then
-//! merged in export order, and a writer thread hashes and writes the lines a block at
-//! a time.
+//! merged in export order; one thread hashes the lines a block at a time, and another
+//! writes them.
 
 mod direct;
 mod json;
