@@ -369,8 +369,11 @@ impl Reading<'_> {
         let cache = conn.pragma("cache_size", None)?;
         conn.pragma("cache_size", Some(READING_CACHE))?;
         let result = self.read_with(&conn, keys, order, next);
-        conn.pragma("cache_size", Some(cache))?;
-        result
+        // A failed read is the error to report, not a failed restore after it.
+        let restored = conn.pragma("cache_size", Some(cache));
+        let read = result?;
+        restored?;
+        Ok(read)
     }
 
     fn read_with(
@@ -455,9 +458,9 @@ impl LineCounts {
     }
 }
 
-/// Writes the merged lines in blocks of about [`BLOCK`] bytes, handed to the writer
-/// thread (which hashes and writes them while the next block is made) and handed back
-/// to be filled again.
+/// Writes the merged lines in blocks of about [`BLOCK`] bytes, handed to the threads of
+/// [`write_blocks`] (which hash and write them while the next block is made) and handed
+/// back to be filled again.
 fn stream_lines(
     merge: &mut Merge,
     blocks: &std::sync::mpsc::SyncSender<Vec<u8>>,
