@@ -9,7 +9,6 @@ pub mod event;
 pub mod export;
 pub mod generate;
 pub mod index;
-pub mod indexer;
 pub mod ingest;
 pub mod redact;
 pub mod render;

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         Err(error) => {
             eprintln!(
                 "error: {}",
-                spaces_archive::redact::scrub(&format!("{error:#}"))
+                spaces_archive::redact::scrub(&spaces_archive::cli::describe_error(&error))
             );
             ExitCode::from(1)
         }

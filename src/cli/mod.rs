@@ -113,6 +113,23 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
+/// An error and its causes on one line, each cause once: a cause whose text the
+/// line already holds (sqlx repeats SQLite's message at every level) is left out.
+pub fn describe_error(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 /// Sets up logging to stderr: `--log`, else `RUST_LOG`, else `warn`.
 pub fn init_tracing(global: &Global) {
     use tracing_subscriber::EnvFilter;

@@ -6,7 +6,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Global, Outcome};
-use crate::indexer::{IndexCommitPolicy, Indexer};
+use crate::writer::{IndexCommitPolicy, Indexer};
 
 /// Arguments of `reindex`.
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ use crate::spaces::auth::{Token, TokenType};
 use crate::spaces::engineio::Protocol;
 use crate::spaces::rest::Limits;
 use crate::spaces::subscriber::SocketConfig;
+use crate::spaces::sweep::SweepOptions;
 use crate::spaces::tokens::{OAuthConfig, Tokens, REFRESH_TOKEN_FILE};
 
 /// Environment variable holding the access token.
@@ -97,9 +98,27 @@ pub struct RunArgs {
     /// Serve /healthz and /metrics (Prometheus) on this address.
     #[arg(long, value_name = "HOST:PORT", env = "SPACES_ARCHIVE_METRICS_ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Seconds between reconciliation sweeps: each compares what the REST API lists
+    /// for every space with the archive and archives what the socket never delivered.
+    #[arg(long, default_value_t = 900.0, value_name = "SECS")]
+    pub sweep_interval: f64,
+    /// How far back each sweep compares a space, before its latest archived change
+    /// (`30m`, `12h`, `7d`).
+    #[arg(long, default_value = "24h", value_parser = parse_window, value_name = "DURATION")]
+    pub sweep_window: Duration,
     /// Largest delay between reconnect attempts, in seconds.
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
     pub max_reconnect_delay: f64,
+}
+
+/// `--sweep-window`: a positive length of time.
+fn parse_window(text: &str) -> Result<Duration, String> {
+    match crate::event::time::parse_span_millis(text) {
+        Some(ms) if ms > 0 => Ok(Duration::from_millis(ms as u64)),
+        _ => Err(format!(
+            "{text:?} is not a length of time: give a number and a unit, such as 30m, 12h or 7d"
+        )),
+    }
 }
 
 fn seconds(value: f64, name: &str) -> anyhow::Result<Duration> {
@@ -224,6 +243,11 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
             per_minute_per_resource: args.rest_per_minute,
         },
         metrics_addr: args.metrics_addr,
+        sweep: SweepOptions {
+            interval: seconds(args.sweep_interval, "sweep-interval")?
+                .max(Duration::from_millis(100)),
+            window: args.sweep_window,
+        },
     };
     let archive = global.open().await?;
     let index = global.open_index()?;
@@ -233,7 +257,14 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         args.api,
         global.data_dir().display()
     );
-    let summary = archive_live(archive.clone(), &index, options, stopped).await?;
+    let summary = match archive_live(archive.clone(), &index, options, stopped).await {
+        Ok(summary) => summary,
+        Err(e @ crate::spaces::archiver::RunError::Stalled { .. }) => {
+            eprintln!("error: {e}");
+            return Ok(Outcome::Failure);
+        }
+        Err(e) => return Err(e.into()),
+    };
     archive.close().await;
     let w = summary.written;
     eprintln!(

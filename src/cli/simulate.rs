@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use super::{Global, Outcome};
 use crate::generate::{GenerateOptions, Generator};
 use crate::simulate::accounts::OAuthSim;
-use crate::simulate::{SimOptions, Simulator};
+use crate::simulate::{Paging, SimOptions, Simulator};
 
 /// Arguments of `simulate`.
 #[derive(Debug, Args)]
@@ -80,6 +80,16 @@ pub struct SimulateArgs {
     /// Fault: refuse this refresh attempt (1 for the first; repeatable).
     #[arg(long = "refuse-refresh", value_name = "N")]
     pub refuse_refresh: Vec<u64>,
+    /// How `GET /api/users/me/messages` pages: `keyset` (after the last item of the
+    /// page, so nothing shifts) or `offset` (an offset into the live, changing list
+    /// ordered by modified time, as a naive server does: an update moves a message to
+    /// the end and every later offset shifts).
+    #[arg(long, value_enum, default_value = "keyset")]
+    pub paging: Paging,
+    /// Fault: every Nth new message (chat, post, task) is kept in the history (and so
+    /// in the REST API) but never sent on the socket.
+    #[arg(long, value_name = "N")]
+    pub skip_every: Option<u64>,
     /// Write the base URL to this file once listening (useful with port 0).
     #[arg(long, value_name = "FILE")]
     pub url_file: Option<PathBuf>,
@@ -105,6 +115,8 @@ pub async fn run(_global: &Global, args: SimulateArgs) -> anyhow::Result<Outcome
         refuse: args.refuse.clone(),
         garbage_every: args.garbage_every.map(secs),
         page_size: 50,
+        paging: args.paging,
+        skip_every: args.skip_every.filter(|n| *n > 0),
         auto_join: args.auto_join,
         oauth: args.oauth_lifetime.map(|seconds| OAuthSim {
             lifetime: Duration::from_secs(seconds.max(1)),

@@ -36,6 +36,12 @@ pub fn parse_time_arg(text: &str, now: i64) -> Option<i64> {
     if let Some(ms) = parse_iso_millis(text) {
         return Some(ms);
     }
+    parse_span_millis(text).and_then(|ago| now.checked_sub(ago))
+}
+
+/// Parses a length of time such as `90s`, `30m`, `12h`, `7d`, `2w`, in milliseconds.
+pub fn parse_span_millis(text: &str) -> Option<i64> {
+    let text = text.trim();
     let unit = text.chars().last()?;
     let amount: i64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
     let unit_ms = match unit {
@@ -46,9 +52,7 @@ pub fn parse_time_arg(text: &str, now: i64) -> Option<i64> {
         'w' => 7 * 86_400_000,
         _ => return None,
     };
-    amount
-        .checked_mul(unit_ms)
-        .and_then(|ago| now.checked_sub(ago))
+    amount.checked_mul(unit_ms)
 }
 
 /// The current time in UTC milliseconds since the epoch.

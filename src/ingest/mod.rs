@@ -12,9 +12,8 @@ use indicatif::ProgressBar;
 use tokio::sync::mpsc;
 
 use crate::index::SearchIndex;
-use crate::indexer::IndexCommitPolicy;
 use crate::store::{Archive, BatchReport, Item};
-use crate::writer::{drain, ArchiveWriter, BatchPolicy, WriteError};
+use crate::writer::{drain, ArchiveWriter, BatchPolicy, IndexCommitPolicy, OnStall, WriteError};
 
 pub use input::{read_input, ReadCounts};
 
@@ -71,9 +70,20 @@ pub struct Summary {
 /// Why an ingest failed.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    /// The archive could not be written; batches before the failure are stored.
+    /// The archive could not be opened or finished.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// The archive could not be written part way; batches before the failure are
+    /// stored, and an ingest of the same input again skips them as duplicates.
+    #[error("{error}; read {read}, archived {archived} before it stopped: running the same ingest again continues (what is archived is recognised and skipped)")]
+    Stopped {
+        /// The failure.
+        error: WriteError,
+        /// Records read so far.
+        read: u64,
+        /// New payloads archived before it.
+        archived: u64,
+    },
     /// An input could not be read; the other inputs were ingested.
     #[error("cannot read {name}: {source}")]
     Read {
@@ -96,18 +106,30 @@ pub async fn ingest(
     let (tx, mut rx) = mpsc::channel::<Vec<Item>>(16);
     let reader_progress = progress.clone();
     let reader = std::thread::spawn(move || read_all(inputs, tx, &reader_progress));
-    let mut written = drain(&mut writer, &mut rx, BatchPolicy::default(), |_| {}).await;
+    let mut written = drain(
+        &mut writer,
+        &mut rx,
+        BatchPolicy::default(),
+        OnStall::Stop,
+        |_| {},
+    )
+    .await
+    .map_err(|e| (e.error, e.totals));
     drop(rx);
-    if written.is_ok() {
+    if let Ok(totals) = &written {
         if let Err(e) = writer.finish().await {
-            written = Err(e);
+            written = Err((e, *totals));
         }
     }
     let (counts, read_error) = reader
         .join()
         .unwrap_or_else(|_| (ReadCounts::default(), None));
     progress.finish_and_clear();
-    let report: BatchReport = written?;
+    let report: BatchReport = written.map_err(|(error, totals)| IngestError::Stopped {
+        error,
+        read: counts.read,
+        archived: totals.archived,
+    })?;
     if let Some(error) = read_error {
         return Err(error);
     }

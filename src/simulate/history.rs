@@ -1,6 +1,8 @@
-//! What the simulator has sent, as far as its REST API needs it: the spaces, how
-//! many payloads, and each message's latest state as the REST API would return it (category chat, idea or
-//! task; `deleted: true` once removed; `modified` the time of the latest change).
+//! What the simulator has sent, as far as its REST API needs it: the spaces (each as
+//! its latest `topic.updated` left it: title, type, status, members), how many
+//! payloads, and each message's latest state as the REST API would return it
+//! (category chat, idea or task; `deleted: true` once removed; `modified` the time
+//! of the latest change), listed by keyset or by offset.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -54,23 +56,57 @@ impl History {
 
     /// Adds a space the listing starts with.
     pub fn add_space(&mut self, id: &str, title: &str) {
-        self.spaces.entry(id.to_string()).or_insert_with(|| SpaceEntry {
-            id: id.to_string(),
-            item: serde_json::json!({ "_id": id, "title": title, "type": "group", "status": 0 }),
-        });
+        self.spaces
+            .entry(id.to_string())
+            .or_insert_with(|| SpaceEntry {
+                id: id.to_string(),
+                item: serde_json::json!({ "_id": id, "title": title }),
+            });
     }
 
     fn note_space(&mut self, obj: &Map<String, Value>) {
+        let category = obj.get("category").and_then(Value::as_str);
+        if matches!(category, Some("topic.updated" | "app.event.topic.new")) {
+            if let Some(Value::Object(content)) = obj.get("content") {
+                if let Some(id) = content.get("_id").and_then(Value::as_str) {
+                    // The listing shows a space as its latest update left it.
+                    let entry = self
+                        .spaces
+                        .entry(id.to_string())
+                        .or_insert_with(|| SpaceEntry {
+                            id: id.to_string(),
+                            item: Value::Object(Map::new()),
+                        });
+                    if let Value::Object(item) = &mut entry.item {
+                        for (key, value) in content {
+                            item.insert(key.clone(), value.clone());
+                        }
+                    }
+                    return;
+                }
+            }
+        }
         let Some(id) = obj.get("topicId").and_then(Value::as_str) else {
             return;
         };
-        let title = obj
-            .get("topicTitle")
-            .or_else(|| obj.get("title"))
-            .and_then(Value::as_str)
-            .unwrap_or(id)
-            .to_string();
-        self.add_space(id, &title);
+        // A space first seen in a message is listed with what the message says of it.
+        self.spaces.entry(id.to_string()).or_insert_with(|| {
+            let mut item = Map::new();
+            item.insert("_id".into(), Value::String(id.to_string()));
+            for (from, to) in [
+                ("topicTitle", "title"),
+                ("topicType", "type"),
+                ("status", "status"),
+            ] {
+                if let Some(value) = obj.get(from).filter(|v| !v.is_null()) {
+                    item.insert(to.into(), value.clone());
+                }
+            }
+            SpaceEntry {
+                id: id.to_string(),
+                item: Value::Object(item),
+            }
+        });
     }
 
     fn note_message(&mut self, obj: &Map<String, Value>, now: i64) {
@@ -157,6 +193,39 @@ impl History {
         keys.into_iter()
             .filter_map(|(t, id)| self.messages.get(id).map(|(_, item)| (*t, item)))
             .collect()
+    }
+}
+
+impl History {
+    /// Message items of `spaces` modified after `after`, oldest change first, from
+    /// `offset` of that list as it is now, at most `limit`; and how many there are.
+    /// A naive server's paging: the list shifts under a client between pages.
+    pub fn messages_from_offset(
+        &self,
+        spaces: &[&str],
+        after: i64,
+        offset: usize,
+        limit: usize,
+    ) -> (Vec<&Map<String, Value>>, usize) {
+        let mut keys: Vec<&(i64, String)> = spaces
+            .iter()
+            .filter_map(|space| self.by_space.get(*space))
+            .flat_map(|set| {
+                set.range((
+                    std::ops::Bound::Excluded((after, String::from("\u{10ffff}"))),
+                    std::ops::Bound::Unbounded,
+                ))
+            })
+            .collect();
+        keys.sort();
+        let total = keys.len();
+        let page = keys
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .filter_map(|(_, id)| self.messages.get(id).map(|(_, item)| item))
+            .collect();
+        (page, total)
     }
 }
 

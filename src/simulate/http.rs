@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::Shared;
+use super::{Paging, Shared};
 
 #[derive(Clone)]
 struct Api {
@@ -137,7 +137,13 @@ async fn messages(
     if spaces.is_empty() || spaces.len() > 15 {
         return (StatusCode::BAD_REQUEST, Json(json!({ "error": { "code": "invalid.parameters", "message": "spacelist needs 1 to 15 space ids" } }))).into_response();
     }
+    api.shared
+        .message_requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let after: i64 = query.get("after").and_then(|s| s.parse().ok()).unwrap_or(0);
+    if api.shared.options.paging == Paging::Offset {
+        return messages_by_offset(&api, &headers, &query, &spaces, after);
+    }
     let cursor: Option<(i64, String)> = query
         .get("pageToken")
         .and_then(|t| t.split_once(':'))
@@ -165,4 +171,37 @@ async fn messages(
     };
     let next = next.map(|token| next_url(&api, &headers, "/api/users/me/messages", &query, &token));
     Json(json!({ "data": items, "nextPageUrl": next })).into_response()
+}
+
+/// `GET /api/users/me/messages` paged by an offset into the list as it is at each
+/// request.
+fn messages_by_offset(
+    api: &Api,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    spaces: &[&str],
+    after: i64,
+) -> Response {
+    let size = page_size(api, query);
+    let offset: usize = query
+        .get("pageToken")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let (items, total) = {
+        let history = api.shared.history.lock().unwrap_or_else(|e| e.into_inner());
+        let (page, total) = history.messages_from_offset(spaces, after, offset, size);
+        let items: Vec<Value> = page.into_iter().map(|i| Value::Object(i.clone())).collect();
+        (items, total)
+    };
+    let end = offset + items.len();
+    let next = (end < total).then(|| {
+        next_url(
+            api,
+            headers,
+            "/api/users/me/messages",
+            query,
+            &end.to_string(),
+        )
+    });
+    Json(json!({ "data": items, "total": total, "nextPageUrl": next })).into_response()
 }

@@ -4,7 +4,8 @@
 //! archiver uses ([`http`]) from its own [`history`], plays a stream of payloads
 //! (from `generate` or a JSON-lines file) at a chosen rate, and can inject faults:
 //! drop every socket every N seconds (and refuse connects for a while after),
-//! refuse subscriptions for chosen spaces, send garbage frames.
+//! refuse subscriptions for chosen spaces, send garbage frames, page its REST
+//! listing by offset as a naive server does, keep some messages off the socket.
 
 pub mod accounts;
 pub mod history;
@@ -25,6 +26,18 @@ use tokio::sync::{watch, Notify};
 use tokio::time::{sleep, Instant};
 
 use history::History;
+
+/// How the REST message listing pages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Paging {
+    /// After the page's last `(modified, id)`: nothing shifts between pages.
+    #[default]
+    Keyset,
+    /// An offset into the live list ordered by modified time: a message changed
+    /// while a client pages moves to the end, and the item after each shift is
+    /// skipped by a client that follows `nextPageUrl`.
+    Offset,
+}
 
 /// What the simulator plays and how it misbehaves.
 #[derive(Debug, Clone)]
@@ -49,6 +62,11 @@ pub struct SimOptions {
     pub garbage_every: Option<Duration>,
     /// Items per REST page.
     pub page_size: usize,
+    /// How the REST message listing pages.
+    pub paging: Paging,
+    /// Every Nth new message (chat, post, task) is recorded in the history but
+    /// never sent on the socket.
+    pub skip_every: Option<u64>,
     /// Put every socket in a new space's room when its `app.event.topic.new` is
     /// sent (as if the server subscribed its members), so nothing of the new space
     /// is missed before the client subscribes. Off: the client's subscription must
@@ -72,6 +90,8 @@ impl Default for SimOptions {
             refuse: Vec::new(),
             garbage_every: None,
             page_size: 50,
+            paging: Paging::Keyset,
+            skip_every: None,
             auto_join: false,
             oauth: None,
         }
@@ -93,6 +113,10 @@ pub struct Shared {
     pub played: AtomicU64,
     /// Whether the whole stream has been played.
     pub finished: AtomicBool,
+    /// Requests answered by `GET /api/users/me/messages`.
+    pub message_requests: AtomicU64,
+    /// Ids of the new messages kept off the socket (`skip_every`).
+    pub skipped: Mutex<Vec<String>>,
     /// The OAuth token endpoint, when served.
     pub accounts: Option<Arc<accounts::Accounts>>,
 }
@@ -173,6 +197,8 @@ impl Simulator {
             down_until: Mutex::new(None),
             played: AtomicU64::new(0),
             finished: AtomicBool::new(false),
+            message_requests: AtomicU64::new(0),
+            skipped: Mutex::new(Vec::new()),
             accounts: options
                 .oauth
                 .clone()
@@ -258,6 +284,7 @@ async fn play(
     let started = Instant::now();
     let rate = shared.options.rate;
     let mut played: u64 = 0;
+    let mut created: u64 = 0;
     let mut namespaces = shared.namespaces();
     for payload in payloads {
         if rate > 0.0 {
@@ -294,7 +321,22 @@ async fn play(
                 socket::join_all(&io, &namespaces, space);
             }
         }
-        if to_user || room.is_some() {
+        let new_message = matches!(category.as_deref(), Some("chat" | "idea" | "task"));
+        created += u64::from(new_message);
+        let skip = new_message
+            && shared
+                .options
+                .skip_every
+                .is_some_and(|n| created.is_multiple_of(n));
+        if skip {
+            let id = text("_id").unwrap_or_default();
+            tracing::debug!(id, "fault: a new message kept off the socket");
+            shared
+                .skipped
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(id);
+        } else if to_user || room.is_some() {
             socket::broadcast(&io, &namespaces, room, &value).await;
         }
         played += 1;

@@ -2,7 +2,10 @@
 //! fed through the same writer as live events, so it is idempotent (a payload seen
 //! before changes nothing; an older state never replaces a newer one). Each space
 //! resumes from the latest `modified` time archived for it, minus a safety window;
-//! a space seen for the first time is fetched from its beginning.
+//! a space seen for the first time is fetched from its beginning. Pages are read by
+//! keyset ([`super::keyset`]), and a gap's backfill stops where the live stream of
+//! its spaces began ([`LiveMarks`]) plus [`GAP_MARGIN_MS`], instead of fetching the
+//! live stream again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,12 +13,22 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::rest::{RestClient, RestError, SPACES_PER_CALL};
-use super::status::Status;
+use super::keyset::KeysetPager;
+use super::rest::{Priority, RestClient, RestError, SPACES_PER_CALL};
+use super::status::{LiveMarks, Status};
 use crate::event::decode::{decode_json, Decoded};
 use crate::event::time::now_millis;
 use crate::store::read::latest_modified;
 use crate::store::{compress, Archive, Item, Rejection, Source, StoreError, StoredEvent};
+
+/// How far past the first live payload's `modified` a gap's backfill still reads.
+/// Subscriptions are all sent at once after a connect, but each space's is answered
+/// on its own, and the server's nodes stamp `modified` with clocks that differ by a
+/// little: a change made just after the first live payload of one space may have
+/// missed a subscription answered a moment later. Five seconds covers both many
+/// times over, and costs at most the changes of five seconds (a page at most, at
+/// a busy organisation's rate); whatever still slips through is found by the sweep.
+pub const GAP_MARGIN_MS: i64 = 5_000;
 
 /// Why a backfill stopped.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +42,17 @@ pub enum BackfillError {
     /// The writer is gone (shutting down).
     #[error("the writer stopped")]
     Closed,
+}
+
+/// What a backfill did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackfillReport {
+    /// Items fetched and fed to the writer.
+    pub items: u64,
+    /// REST requests made.
+    pub requests: u64,
+    /// Space groups that stopped at the live stream rather than at the listing's end.
+    pub bounded: u64,
 }
 
 /// Fetches and feeds backfill.
@@ -53,47 +77,77 @@ impl Backfill {
     }
 
     /// Backfills `spaces` from `resume` (a space without a point: from its
-    /// beginning). Returns the items fed.
+    /// beginning), each group up to where `live` says its live stream began (to the
+    /// listing's end without marks).
     pub async fn run(
         &self,
         spaces: &[String],
         resume: &HashMap<String, i64>,
-    ) -> Result<u64, BackfillError> {
+        live: Option<&LiveMarks>,
+    ) -> Result<BackfillReport, BackfillError> {
         let safety = self.safety.as_millis() as i64;
         let mut ordered: Vec<(i64, &String)> = spaces
             .iter()
             .map(|s| (resume.get(s).map_or(0, |t| (t - safety).max(0)), s))
             .collect();
         ordered.sort();
-        let mut fed = 0;
+        let mut report = BackfillReport::default();
         for chunk in chunks(&ordered) {
             let after = chunk.iter().map(|(t, _)| *t).min().unwrap_or(0);
             let ids: Vec<String> = chunk.iter().map(|(_, s)| (*s).clone()).collect();
-            fed += self.fetch(&ids, after).await?;
+            self.fetch(ids, after, live, &mut report).await?;
         }
-        Ok(fed)
+        Ok(report)
     }
 
-    async fn fetch(&self, spaces: &[String], after: i64) -> Result<u64, BackfillError> {
-        let mut pager = self.rest.messages_after(spaces, after);
-        let mut fed = 0;
-        while let Some(items) = pager.next_page().await? {
-            let batch: Vec<Item> = items.iter().map(|item| to_item(item.get())).collect();
-            fed += batch.len() as u64;
-            Status::add(&self.status.backfill_items, batch.len() as u64);
-            for item in &batch {
-                if let Item::Event(e) = item {
-                    self.status.count_event("backfill", &e.decoded.category);
+    async fn fetch(
+        &self,
+        spaces: Vec<String>,
+        after: i64,
+        live: Option<&LiveMarks>,
+        report: &mut BackfillReport,
+    ) -> Result<(), BackfillError> {
+        let mut pager = KeysetPager::new(&self.rest, spaces.clone(), after, Priority::Backfill);
+        let result = async {
+            while let Some(page) = pager.next_page().await? {
+                let batch: Vec<Item> = page
+                    .items
+                    .iter()
+                    .map(|(item, _)| to_item(item.get(), Source::Backfill))
+                    .collect();
+                report.items += self.feed(batch).await?;
+                // Marks are read at every page: the live stream may begin meanwhile.
+                let bound = live.and_then(|l| l.bound(&spaces));
+                if let (Some(bound), Some(newest)) = (bound, pager.newest()) {
+                    if newest >= bound.saturating_add(GAP_MARGIN_MS) {
+                        report.bounded += 1;
+                        break;
+                    }
                 }
             }
-            if !batch.is_empty() {
-                self.out
-                    .send(batch)
-                    .await
-                    .map_err(|_| BackfillError::Closed)?;
+            Ok(())
+        }
+        .await;
+        report.requests += pager.requests();
+        result
+    }
+
+    /// Hands fetched items to the writer, counted.
+    pub async fn feed(&self, batch: Vec<Item>) -> Result<u64, BackfillError> {
+        let n = batch.len() as u64;
+        Status::add(&self.status.backfill_items, n);
+        for item in &batch {
+            if let Item::Event(e) = item {
+                self.status.count_event("backfill", &e.decoded.category);
             }
         }
-        Ok(fed)
+        if !batch.is_empty() {
+            self.out
+                .send(batch)
+                .await
+                .map_err(|_| BackfillError::Closed)?;
+        }
+        Ok(n)
     }
 }
 
@@ -101,7 +155,7 @@ impl Backfill {
 /// call, and only spaces whose resume points are within [`SHARED_WINDOW_MS`] of the
 /// group's first share one (a call asks from the group's earliest point, so a quiet
 /// space must not make an active one fetch its whole history again).
-fn chunks<'a>(ordered: &'a [(i64, &'a String)]) -> Vec<&'a [(i64, &'a String)]> {
+pub fn chunks<'a>(ordered: &'a [(i64, &'a String)]) -> Vec<&'a [(i64, &'a String)]> {
     let mut out = Vec::new();
     let mut start = 0;
     for i in 1..=ordered.len() {
@@ -118,25 +172,25 @@ fn chunks<'a>(ordered: &'a [(i64, &'a String)]) -> Vec<&'a [(i64, &'a String)]> 
 /// Resume points this close share a call.
 const SHARED_WINDOW_MS: i64 = 3_600_000;
 
-/// One REST item as an item for the writer.
-fn to_item(text: &str) -> Item {
+/// One REST item as an item for the writer, from `source`.
+pub fn to_item(text: &str, source: Source) -> Item {
     let received_at = now_millis();
     match decode_json(text) {
         Ok(Decoded::Payload { raw, payload }) => Item::Event(Box::new(StoredEvent {
             received_at,
-            source: Source::Backfill,
+            source,
             raw: compress(raw.as_bytes()),
             decoded: *payload,
         })),
-        Ok(Decoded::Ignored(why)) => rejected(text, why, received_at),
-        Err(why) => rejected(text, why.to_string(), received_at),
+        Ok(Decoded::Ignored(why)) => rejected(text, why, received_at, source),
+        Err(why) => rejected(text, why.to_string(), received_at, source),
     }
 }
 
-fn rejected(text: &str, reason: String, received_at: i64) -> Item {
+fn rejected(text: &str, reason: String, received_at: i64, source: Source) -> Item {
     Item::Rejected(Rejection {
         received_at,
-        source: Source::Backfill,
+        source,
         source_name: "GET users/me/messages".into(),
         line: None,
         reason,

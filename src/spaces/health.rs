@@ -21,9 +21,11 @@ use prometheus_client::registry::Registry;
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
+use super::rest::{Priority, RestClient};
 use super::status::Status;
 use crate::event::time::now_millis;
 use crate::store::{Archive, Item};
+use crate::writer::storage::StorageStatus;
 
 /// Payloads queued in the socket task at which the writer counts as not keeping up
 /// (the socket task stops reading at 2,048).
@@ -38,6 +40,10 @@ pub struct Health {
     pub channel: mpsc::WeakSender<Vec<Item>>,
     /// The archive, for the index lag.
     pub archive: Archive,
+    /// Whether the writer's storage is failing.
+    pub storage: Arc<StorageStatus>,
+    /// The REST client, for its request counts.
+    pub rest: Arc<RestClient>,
 }
 
 impl Health {
@@ -49,6 +55,9 @@ impl Health {
 
     /// `None` when healthy, else why not.
     pub fn problem(&self) -> Option<String> {
+        if let Some(storage) = self.storage.problem() {
+            return Some(storage);
+        }
         let s = &self.status;
         if !s.connected() {
             return Some("the socket is not connected".into());
@@ -115,6 +124,11 @@ async fn metrics(State(health): State<Health>) -> Response {
         index_lag: health.index_lag().await,
         writer_chunks: health.writer_chunks(),
         status: health.status.clone(),
+        storage_failing: health.storage.problem().is_some(),
+        rest_requests: [
+            health.rest.requests(Priority::Backfill),
+            health.rest.requests(Priority::Sweep),
+        ],
     };
     let mut registry = Registry::with_prefix("spaces_archive");
     registry.register_collector(Box::new(snapshot));
@@ -138,6 +152,8 @@ struct Snapshot {
     status: Arc<Status>,
     writer_chunks: u64,
     index_lag: f64,
+    storage_failing: bool,
+    rest_requests: [u64; 2],
 }
 
 fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> fmt::Result {
@@ -201,6 +217,32 @@ impl Collector for Snapshot {
             "backfill_items",
             "Messages fetched over REST to fill gaps.",
             Status::get(&s.backfill_items),
+        )?;
+        counter(
+            e,
+            "sweep_recovered",
+            "Messages the reconciliation sweep found missing or stale and archived.",
+            Status::get(&s.sweep_recovered),
+        )?;
+        {
+            let mut family = e.encode_descriptor(
+                "rest_requests",
+                "REST requests sent (retries included), by purpose (backfill: listings and gaps; sweep).",
+                None,
+                prometheus_client::metrics::MetricType::Counter,
+            )?;
+            for (purpose, n) in [
+                ("backfill", self.rest_requests[0]),
+                ("sweep", self.rest_requests[1]),
+            ] {
+                ConstCounter::new(n).encode(family.encode_family(&[("purpose", purpose)])?)?;
+            }
+        }
+        gauge(
+            e,
+            "storage_failing",
+            "1 while the archive's storage fails (disk full, I/O error, read-only) and the writer retries.",
+            if self.storage_failing { 1.0 } else { 0.0 },
         )?;
         gauge(
             e,

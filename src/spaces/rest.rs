@@ -1,11 +1,13 @@
 //! The REST API, as far as the archiver needs it: every space the user can see and
-//! the messages changed after a time (removed ones included), page by page, within
-//! Avaya's limits (600 requests per 5 minutes, 60 per minute per resource) and
-//! backing off on HTTP 429 and server errors. The token goes in the
+//! the messages changed after a time (removed ones included, see [`super::keyset`]
+//! for how those are paged), within Avaya's limits (600 requests per 5 minutes, 60
+//! per minute per resource) shared by priority (backfill first, the sweep at most a
+//! fifth), and backing off on HTTP 429 and server errors. The token goes in the
 //! `Authorization` header only; `nextPageUrl` is followed only on the API's own
 //! host, so the token never leaves it.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::value::RawValue;
@@ -20,7 +22,19 @@ use super::tokens::Tokens;
 /// Spaces per messages call (the API's limit).
 pub const SPACES_PER_CALL: usize = 15;
 /// Items per page asked for.
-const PAGE_SIZE: &str = "50";
+pub const PAGE_SIZE: usize = 50;
+/// The sweep's share of every request window: at most one request in this many.
+const SWEEP_SHARE: usize = 5;
+
+/// Who a request is for; the budget serves them in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// Listing spaces and filling gaps: what the archive is missing now.
+    Backfill,
+    /// The reconciliation sweep: waits while a backfill request waits, and never
+    /// takes more than a fifth of any window.
+    Sweep,
+}
 /// Attempts per request before giving up (429 and 5xx are retried).
 const ATTEMPTS: usize = 8;
 
@@ -46,12 +60,14 @@ pub enum RestError {
 }
 
 /// A space as listed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SpaceInfo {
     /// Space id.
     pub id: String,
     /// Title, when given.
     pub title: Option<String>,
+    /// The listing's item as sent (`Null` for a space known only by id).
+    pub item: Value,
 }
 
 /// Request limits (Avaya's documented ones by default).
@@ -72,30 +88,47 @@ impl Default for Limits {
     }
 }
 
-/// Sliding-window request budget: overall and per resource.
+/// Sliding-window request budget: overall and per resource, and within both the
+/// sweep's own windows at a fifth of the limits.
 #[derive(Debug, Default)]
 struct Budget {
     limits: Limits,
     all: VecDeque<Instant>,
     per_resource: HashMap<String, VecDeque<Instant>>,
+    sweep_all: VecDeque<Instant>,
+    sweep_per_resource: HashMap<String, VecDeque<Instant>>,
 }
 
 impl Budget {
     /// How long to wait before a request to `resource` fits; records it when zero.
-    fn take(&mut self, resource: &str) -> Duration {
+    fn take(&mut self, resource: &str, priority: Priority) -> Duration {
         let now = Instant::now();
         let all = (self.limits.per_5_minutes.max(1), Duration::from_secs(300));
         let one = (
             self.limits.per_minute_per_resource.max(1),
             Duration::from_secs(60),
         );
-        let wait_all = window_wait(&mut self.all, all, now);
+        let mut wait = window_wait(&mut self.all, all, now);
         let queue = self.per_resource.entry(resource.to_string()).or_default();
-        let wait_one = window_wait(queue, one, now);
-        let wait = wait_all.max(wait_one);
+        wait = wait.max(window_wait(queue, one, now));
+        if priority == Priority::Sweep {
+            let share = |(limit, span): (usize, Duration)| ((limit / SWEEP_SHARE).max(1), span);
+            wait = wait.max(window_wait(&mut self.sweep_all, share(all), now));
+            let mine = self
+                .sweep_per_resource
+                .entry(resource.to_string())
+                .or_default();
+            wait = wait.max(window_wait(mine, share(one), now));
+        }
         if wait.is_zero() {
             self.all.push_back(now);
             queue.push_back(now);
+            if priority == Priority::Sweep {
+                self.sweep_all.push_back(now);
+                if let Some(mine) = self.sweep_per_resource.get_mut(resource) {
+                    mine.push_back(now);
+                }
+            }
         }
         wait
     }
@@ -126,6 +159,10 @@ pub struct RestClient {
     base: Url,
     tokens: Tokens,
     budget: Mutex<Budget>,
+    /// Backfill requests waiting for the budget (the sweep waits while any do).
+    backfill_waiting: AtomicUsize,
+    /// Requests sent, by priority (backfill, sweep).
+    sent: [AtomicU64; 2],
 }
 
 impl RestClient {
@@ -148,7 +185,14 @@ impl RestClient {
                 limits,
                 ..Budget::default()
             }),
+            backfill_waiting: AtomicUsize::new(0),
+            sent: Default::default(),
         })
+    }
+
+    /// Requests sent so far for `priority` (retries included).
+    pub fn requests(&self, priority: Priority) -> u64 {
+        self.sent[priority as usize].load(Ordering::Relaxed)
     }
 
     fn url(&self, path: &str) -> Url {
@@ -166,18 +210,23 @@ impl RestClient {
     pub async fn spaces(&self) -> Result<Vec<SpaceInfo>, RestError> {
         let mut url = self.url("users/me/spaces");
         url.query_pairs_mut()
-            .append_pair("size", PAGE_SIZE)
+            .append_pair("size", &PAGE_SIZE.to_string())
             .append_pair("topictype", "all")
             .append_pair("topicstatus", "all");
         let mut out = Vec::new();
-        let mut pager = self.pager(url);
-        while let Some(items) = pager.next_page().await? {
-            for item in items {
+        // Spaces are few and change rarely; one skipped by a listing that shifts
+        // while it is paged is found by the next one (every --relist-interval).
+        let mut next = Some(url);
+        while let Some(url) = next.take() {
+            let page = self.page(&url, Priority::Backfill).await?;
+            next = page.next;
+            for item in page.items {
                 let value: Value = serde_json::from_str(item.get()).unwrap_or(Value::Null);
                 if let Some(id) = value["_id"].as_str() {
                     out.push(SpaceInfo {
                         id: id.to_string(),
                         title: value["title"].as_str().map(str::to_string),
+                        item: value.clone(),
                     });
                 }
             }
@@ -185,23 +234,34 @@ impl RestClient {
         Ok(out)
     }
 
-    /// The pages of messages of `spaces` (at most [`SPACES_PER_CALL`]) modified
-    /// after `after` (UTC ms), removed ones included.
-    pub fn messages_after(&self, spaces: &[String], after: i64) -> Pager<'_> {
+    /// The URL of the messages of `spaces` (at most [`SPACES_PER_CALL`]) modified
+    /// after `after` (UTC ms), removed ones included, oldest change first.
+    pub fn messages_url(&self, spaces: &[String], after: i64) -> Url {
         let mut url = self.url("users/me/messages");
         url.query_pairs_mut()
             .append_pair("spacelist", &spaces.join(","))
             .append_pair("after", &after.max(0).to_string())
             .append_pair("includedeleted", "true")
-            .append_pair("size", PAGE_SIZE);
-        self.pager(url)
+            .append_pair("size", &PAGE_SIZE.to_string());
+        url
     }
 
-    fn pager(&self, url: Url) -> Pager<'_> {
-        Pager {
-            client: self,
-            next: Some(url),
-        }
+    /// One page of a listing: its `data` items and its `nextPageUrl` (checked to
+    /// stay on the API's host).
+    pub async fn page(&self, url: &Url, priority: Priority) -> Result<Page, RestError> {
+        let body = self.get(url, priority).await?;
+        let page: PageBody = serde_json::from_str(&body).map_err(|e| RestError::Body {
+            path: url.path().into(),
+            reason: e.to_string(),
+        })?;
+        let next = match page.next_page_url.filter(|n| !n.is_empty()) {
+            Some(next) => Some(self.next_url(url, &next)?),
+            None => None,
+        };
+        Ok(Page {
+            items: page.data.unwrap_or_default(),
+            next,
+        })
     }
 
     /// The next page: an absolute URL on the API's own origin (or a relative one).
@@ -223,12 +283,13 @@ impl RestClient {
     }
 
     /// One GET with the budget, retries on 429 (honouring `Retry-After`) and 5xx.
-    async fn get(&self, url: &Url) -> Result<String, RestError> {
+    async fn get(&self, url: &Url, priority: Priority) -> Result<String, RestError> {
         let path = url.path().to_string();
         let mut delays = backoff(Duration::from_millis(500), Duration::from_secs(60));
         let mut last = String::new();
         for _ in 0..ATTEMPTS {
-            self.wait_budget(&path).await;
+            self.wait_budget(&path, priority).await;
+            self.sent[priority as usize].fetch_add(1, Ordering::Relaxed);
             let sent = self
                 .http
                 .get(url.clone())
@@ -276,13 +337,26 @@ impl RestClient {
         })
     }
 
-    async fn wait_budget(&self, resource: &str) {
+    async fn wait_budget(&self, resource: &str, priority: Priority) {
+        let waiting = (priority == Priority::Backfill).then(|| WaitingGuard::new(self));
         loop {
-            let wait = self.budget.lock().await.take(resource);
+            let wait = if priority == Priority::Sweep
+                && self.backfill_waiting.load(Ordering::Relaxed) > 0
+            {
+                // Backfill first: the sweep looks again shortly.
+                Duration::from_millis(250)
+            } else {
+                self.budget.lock().await.take(resource, priority)
+            };
             if wait.is_zero() {
+                drop(waiting);
                 return;
             }
-            tracing::debug!(resource, "request budget spent: waiting {wait:?}");
+            tracing::debug!(
+                resource,
+                ?priority,
+                "request budget spent: waiting {wait:?}"
+            );
             sleep(wait).await;
         }
     }
@@ -298,33 +372,34 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     Some(Duration::from_secs(seconds.min(600)))
 }
 
-/// Pages of a listing, followed through `nextPageUrl`.
-pub struct Pager<'a> {
-    client: &'a RestClient,
-    next: Option<Url>,
+/// Counts a backfill request as waiting for as long as it lives.
+struct WaitingGuard<'a>(&'a AtomicUsize);
+
+impl<'a> WaitingGuard<'a> {
+    fn new(client: &'a RestClient) -> WaitingGuard<'a> {
+        client.backfill_waiting.fetch_add(1, Ordering::Relaxed);
+        WaitingGuard(&client.backfill_waiting)
+    }
 }
 
-impl Pager<'_> {
-    /// The next page's `data` items (each one's JSON text), `None` after the last.
-    pub async fn next_page(&mut self) -> Result<Option<Vec<Box<RawValue>>>, RestError> {
-        let Some(url) = self.next.take() else {
-            return Ok(None);
-        };
-        let body = self.client.get(&url).await?;
-        let page: Page = serde_json::from_str(&body).map_err(|e| RestError::Body {
-            path: url.path().into(),
-            reason: e.to_string(),
-        })?;
-        if let Some(next) = page.next_page_url.filter(|n| !n.is_empty()) {
-            self.next = Some(self.client.next_url(&url, &next)?);
-        }
-        Ok(Some(page.data.unwrap_or_default()))
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// One page of a listing.
+#[derive(Debug)]
+pub struct Page {
+    /// The `data` items, each one's JSON text.
+    pub items: Vec<Box<RawValue>>,
+    /// `nextPageUrl`, when the server says there is more.
+    pub next: Option<Url>,
 }
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Page {
+struct PageBody {
     data: Option<Vec<Box<RawValue>>>,
     next_page_url: Option<String>,
 }
@@ -337,13 +412,31 @@ mod tests {
     fn budget_waits_when_a_window_is_full() {
         let mut budget = Budget::default();
         for _ in 0..60 {
-            assert!(budget.take("/users/me/messages").is_zero());
+            assert!(budget
+                .take("/users/me/messages", Priority::Backfill)
+                .is_zero());
         }
-        let wait = budget.take("/users/me/messages");
+        let wait = budget.take("/users/me/messages", Priority::Backfill);
         assert!(
             wait > Duration::from_secs(59) && wait <= Duration::from_secs(60),
             "{wait:?}"
         );
-        assert!(budget.take("/users/me/spaces").is_zero());
+        assert!(budget
+            .take("/users/me/spaces", Priority::Backfill)
+            .is_zero());
+    }
+
+    #[test]
+    fn the_sweep_gets_a_fifth_of_each_window() {
+        let mut budget = Budget::default();
+        for _ in 0..12 {
+            assert!(budget.take("/m", Priority::Sweep).is_zero());
+        }
+        assert!(!budget.take("/m", Priority::Sweep).is_zero());
+        // The rest of the window is the backfill's.
+        for _ in 0..48 {
+            assert!(budget.take("/m", Priority::Backfill).is_zero());
+        }
+        assert!(!budget.take("/m", Priority::Backfill).is_zero());
     }
 }

@@ -1,7 +1,7 @@
 //! What the live archiver is doing, shared between its tasks and read by the
 //! status line: connection, per-space subscriptions, counters.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -33,6 +33,8 @@ pub struct Status {
     pub bad_frames: AtomicU64,
     /// Items fetched by backfill.
     pub backfill_items: AtomicU64,
+    /// Messages the sweep found missing (or stale) and archived.
+    pub sweep_recovered: AtomicU64,
     /// New payloads stored by the writer.
     pub archived: AtomicU64,
     /// Payloads stored before (duplicates).
@@ -93,6 +95,12 @@ impl Status {
         spaces.get(space).cloned()
     }
 
+    /// Every space archived (whatever its subscription state), in id order.
+    pub fn space_ids(&self) -> Vec<String> {
+        let spaces = self.spaces.lock().unwrap_or_else(|e| e.into_inner());
+        spaces.keys().cloned().collect()
+    }
+
     /// Subscription counts.
     pub fn counts(&self) -> SpaceCounts {
         let spaces = self.spaces.lock().unwrap_or_else(|e| e.into_inner());
@@ -145,5 +153,32 @@ impl Status {
     /// Reads a counter.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+}
+
+/// Per space, the change time (`modified`, UTC ms) of the first live message payload
+/// of one connection: where that connection's stream begins, so the backfill of the
+/// gap before it can stop there instead of fetching the live stream again.
+#[derive(Debug, Default)]
+pub struct LiveMarks {
+    marks: Mutex<HashMap<String, i64>>,
+}
+
+impl LiveMarks {
+    /// Notes `time` for `space` unless it has a mark already; `true` when it is new.
+    pub fn note(&self, space: &str, time: i64) -> bool {
+        let mut marks = self.marks.lock().unwrap_or_else(|e| e.into_inner());
+        if marks.contains_key(space) {
+            return false;
+        }
+        marks.insert(space.to_string(), time);
+        true
+    }
+
+    /// Where the live stream of `spaces` began: the latest of their marks, `None`
+    /// while none of them has had a live payload.
+    pub fn bound(&self, spaces: &[String]) -> Option<i64> {
+        let marks = self.marks.lock().unwrap_or_else(|e| e.into_inner());
+        spaces.iter().filter_map(|s| marks.get(s).copied()).max()
     }
 }

@@ -22,9 +22,9 @@ use tokio::time::{sleep_until, Instant};
 use url::Url;
 
 use super::engineio::{connect, preview, same_namespace, Connection, Protocol, Received};
-use super::status::{Status, Subscription};
+use super::status::{LiveMarks, Status, Subscription};
 use super::tokens::Tokens;
-use crate::event::decode::{decode_frame, Decoded};
+use crate::event::decode::{decode_frame, Decoded, DecodedPayload};
 use crate::event::frame::{parse_event, parse_frame, EnginePacket};
 use crate::event::time::now_millis;
 use crate::store::{compress, Item, Rejection, Source, StoredEvent};
@@ -53,10 +53,12 @@ pub struct SocketConfig {
 }
 
 /// What the socket tells the controller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Signal {
-    /// A connect succeeded and every space was asked for again: backfill the gap.
-    Connected,
+    /// A connect succeeded and every space was asked for again: backfill the gap, up
+    /// to where this connection's live stream of each space begins (the marks fill
+    /// in as its first payloads arrive).
+    Connected(std::sync::Arc<LiveMarks>),
     /// The connection was lost: what is archived now is where the gap starts.
     Lost,
     /// A space appeared on the socket (`app.event.topic.new`): subscribe to it (if
@@ -100,6 +102,9 @@ pub struct Subscriber {
     spaces: BTreeSet<String>,
     queued: Vec<Item>,
     retries: HashMap<String, Retry>,
+    /// This connection's live marks, and the spaces marked in them.
+    marks: std::sync::Arc<LiveMarks>,
+    marked: std::collections::HashSet<String>,
 }
 
 impl Subscriber {
@@ -129,6 +134,8 @@ impl Subscriber {
             spaces,
             queued: Vec::new(),
             retries: HashMap::new(),
+            marks: Default::default(),
+            marked: Default::default(),
         }
     }
 
@@ -200,16 +207,20 @@ impl Subscriber {
         }
     }
 
+    /// Hands everything queued to the writer; what it no longer takes (it gave up on
+    /// failing storage) stays counted in the socket backlog.
     async fn flush_all(&mut self) {
-        if !self.queued.is_empty() {
-            while !self.queued.is_empty() {
-                let chunk = take_chunk(&mut self.queued);
-                if self.out.send(chunk).await.is_err() {
-                    break;
-                }
+        while !self.queued.is_empty() {
+            let chunk = take_chunk(&mut self.queued);
+            if let Err(unsent) = self.out.send(chunk).await {
+                let left = unsent.0.len() + self.queued.len();
+                self.status
+                    .socket_backlog
+                    .store(left as u64, std::sync::atomic::Ordering::Relaxed);
+                return;
             }
-            self.note_backlog();
         }
+        self.note_backlog();
     }
 
     fn note_backlog(&self) {
@@ -221,13 +232,15 @@ impl Subscriber {
 
     async fn session(&mut self, mut conn: Connection) -> End {
         self.retries.clear();
+        self.marks = Default::default();
+        self.marked.clear();
         let spaces: Vec<String> = self.spaces.iter().cloned().collect();
         for space in &spaces {
             if let Err(e) = self.subscribe(&mut conn, space).await {
                 return End::Lost(e);
             }
         }
-        let _ = self.signals.send(Signal::Connected);
+        let _ = self.signals.send(Signal::Connected(self.marks.clone()));
         let v3 = conn.protocol == Protocol::V3;
         let (interval, grace) = (conn.open.ping_interval, conn.open.ping_timeout);
         let mut next_ping = Instant::now() + interval;
@@ -445,6 +458,7 @@ impl Subscriber {
             Ok(Decoded::Payload { raw, payload }) => {
                 Status::add(&self.status.live_events, 1);
                 self.status.count_event("live", &payload.category);
+                self.mark(&payload);
                 if payload.category == "app.event.topic.new" {
                     // The controller applies the space filters and sends it back on
                     // `added` to be subscribed.
@@ -467,6 +481,30 @@ impl Subscriber {
             Err(e) => self.reject(frame, &e.to_string()),
         }
         Ok(())
+    }
+
+    /// Notes where this connection's live stream of a space begins: the change time
+    /// of its first message payload (a removal carries no time of its own).
+    fn mark(&mut self, payload: &DecodedPayload) {
+        let crate::event::Payload::Message(m) = &payload.payload else {
+            return;
+        };
+        let Some(space) = &payload.space_id else {
+            return;
+        };
+        if self.marked.contains(space) {
+            return;
+        }
+        let time = match m.action {
+            crate::event::payload::Action::Create => m.modified.or(m.created),
+            crate::event::payload::Action::Update | crate::event::payload::Action::Remove => {
+                m.modified
+            }
+        };
+        if let Some(time) = time {
+            self.marks.note(space, time);
+            self.marked.insert(space.clone());
+        }
     }
 
     /// Counts, logs and keeps a frame that cannot be archived; the session goes on.

@@ -12,6 +12,9 @@ pub enum Source {
     Backfill,
     /// `ingest` of recorded payloads.
     Import,
+    /// The reconciliation sweep: what the REST API holds and the socket never
+    /// delivered.
+    Sweep,
 }
 
 impl Source {
@@ -21,6 +24,7 @@ impl Source {
             Source::Live => "live",
             Source::Backfill => "backfill",
             Source::Import => "import",
+            Source::Sweep => "sweep",
         }
     }
 }
@@ -36,6 +40,18 @@ pub struct StoredEvent {
     pub raw: Vec<u8>,
     /// The decoded payload.
     pub decoded: DecodedPayload,
+}
+
+/// A payload stored by the batch being written, with its sequence number: what the
+/// normalizing writes of [`super::messages`], [`super::spaces`] and [`super::people`]
+/// read.
+pub struct NewEvent<'a> {
+    /// Sequence number in `events`.
+    pub seq: i64,
+    /// The stored event.
+    pub event: &'a StoredEvent,
+    /// Its decoded payload.
+    pub decoded: &'a DecodedPayload,
 }
 
 /// Input that cannot be archived.

@@ -11,7 +11,7 @@ use sqlx::{Row, SqliteConnection};
 use super::body::{push_paragraph, resolve_html, stored_form, FORM_PARAGRAPH};
 use super::bulk::{execute_in, insert_many, select_in};
 use super::documents::index_work;
-use super::writer::NewEvent;
+use super::items::NewEvent;
 use super::{IndexWork, StoreError};
 use crate::event::normalize::{apply, Content, MessageState, NewVersion, VersionKey};
 use crate::event::payload::{Action, Attachment};

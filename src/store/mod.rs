@@ -14,6 +14,7 @@ pub mod outbox;
 mod people;
 pub mod raw;
 pub mod read;
+pub mod reconcile;
 mod spaces;
 mod writer;
 
@@ -34,6 +35,50 @@ pub use writer::Writer;
 
 /// File name of the SQLite database inside the data directory.
 pub const DATABASE_FILE: &str = "archive.sqlite";
+
+/// Lets `events.source` hold `sweep` in archives made before it existed. Widening a
+/// CHECK constraint changes nothing on disk, so it is done as SQLite documents for
+/// such changes (ALTER TABLE, "making other kinds of table schema changes"): the
+/// table's SQL edited under `writable_schema` in one transaction, with the schema
+/// version bumped so every connection reloads it. A table rebuild would copy every
+/// payload, and cannot run inside the migrations' transactions with foreign keys on.
+async fn allow_sweep_source(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let sql: String = sqlx::query_scalar(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if sql.contains("'sweep'") || !sql.contains("'import')") {
+        return Ok(());
+    }
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    let edited = async {
+        let version: i64 = sqlx::query_scalar("PRAGMA schema_version")
+            .fetch_one(&mut *conn)
+            .await?;
+        sqlx::query("PRAGMA writable_schema = ON")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "UPDATE sqlite_master SET sql = replace(sql, '''import'')', '''import'', ''sweep'')') \
+             WHERE type = 'table' AND name = 'events'",
+        )
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(&format!("PRAGMA schema_version = {}", version + 1))
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("PRAGMA writable_schema = OFF")
+            .execute(&mut *conn)
+            .await?;
+        Ok::<(), sqlx::Error>(())
+    }
+    .await;
+    let end = if edited.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    sqlx::query(end).execute(&mut *conn).await?;
+    edited
+}
 
 /// An open archive: the SQLite pool of one data directory.
 #[derive(Clone)]
@@ -84,6 +129,12 @@ impl Archive {
             .run(&pool)
             .await
             .map_err(|source| StoreError::Migrate {
+                path: path.clone(),
+                source,
+            })?;
+        allow_sweep_source(&pool)
+            .await
+            .map_err(|source| StoreError::Open {
                 path: path.clone(),
                 source,
             })?;

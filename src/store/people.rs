@@ -9,7 +9,7 @@ use super::bulk::insert_many;
 use crate::event::payload::{Person, SpaceRef};
 use crate::event::Payload;
 
-use super::writer::NewEvent;
+use super::items::NewEvent;
 
 /// Every person the batch names, merged so a later non-empty field wins.
 pub fn collect_people<'a>(events: &'a [NewEvent<'a>]) -> Vec<Person> {

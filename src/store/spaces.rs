@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{Row, SqliteConnection};
 
 use super::bulk::{insert_many, select_in};
-use super::writer::NewEvent;
+use super::items::NewEvent;
 use crate::event::payload::SpaceEvent;
 use crate::event::Payload;
 

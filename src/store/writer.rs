@@ -9,24 +9,14 @@ use sqlx::{Row, SqliteConnection};
 
 use super::bulk::{insert_many, insert_many_returning};
 use super::dedup::dedup_key;
-use super::items::{BatchReport, Item, Rejection, StoredEvent, Written};
+use super::items::{BatchReport, Item, NewEvent, Rejection, StoredEvent, Written};
 use super::messages::apply_messages;
 use super::people::{
     collect_people, upsert_people, upsert_preferences, upsert_read_markers, upsert_space_stubs,
 };
 use super::spaces::apply_spaces;
 use super::{Archive, StoreError};
-use crate::event::{Category, DecodedPayload};
-
-/// A payload stored by this batch, with its sequence number.
-pub struct NewEvent<'a> {
-    /// Sequence number in `events`.
-    pub seq: i64,
-    /// The stored event.
-    pub event: &'a StoredEvent,
-    /// Its decoded payload.
-    pub decoded: &'a DecodedPayload,
-}
+use crate::event::Category;
 
 /// Owns the archive's write side. Only one exists per archive at a time.
 pub struct Writer {

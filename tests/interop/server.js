@@ -27,7 +27,7 @@ function rest(req, res) {
     return true;
   }
   if (url.pathname === "/api/users/me/spaces") {
-    res.end(JSON.stringify({ data: spaces.map((id) => ({ _id: id, title: id, type: "group", status: 0 })), nextPageUrl: null }));
+    res.end(JSON.stringify({ data: spaces.map((id) => ({ _id: id })), nextPageUrl: null }));
   } else if (url.pathname === "/api/users/me/messages") {
     res.end(JSON.stringify({ data: [], nextPageUrl: null }));
   } else {

@@ -6,16 +6,41 @@
 //! [`IndexCommitPolicy::max_documents`], whichever comes first; only after a commit
 //! are the outbox rows it covers deleted. Whatever is left after a crash is indexed
 //! again at start-up (a replace by id, so never twice).
+//!
+//! Failing storage (a full disk) does not stop it: the stage rolls its tantivy
+//! writer back to the last commit, retries with back-off (see [`super::storage`])
+//! and, once that works, indexes the whole outbox again, which holds everything it had not
+//! committed; the work that arrives meanwhile is in the outbox too and is dropped.
 
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::{timeout_at, Instant};
 
-use crate::index::{IndexWriterHandle, SearchIndex};
+use std::sync::Arc;
+
+use super::storage::{storage_cause, Stage, Stall, StorageStatus};
+use crate::index::{IndexError, IndexWriterHandle, SearchIndex};
 use crate::store::documents::{load_documents, message_ids_after};
-use crate::store::{outbox, Archive, IndexWork};
-use crate::writer::WriteError;
+use crate::store::{outbox, Archive, IndexWork, StoreError};
+
+/// A failure of the index stage.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexStageError {
+    /// Reading documents or the outbox from SQLite.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The index.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+impl IndexStageError {
+    /// What failing storage this is, if it is that (see [`storage_cause`]).
+    pub fn storage_cause(&self) -> Option<&'static str> {
+        storage_cause(self)
+    }
+}
 
 /// When the index is committed.
 ///
@@ -58,7 +83,9 @@ pub struct IndexTimings {
 /// The index stage's state.
 pub struct Indexer {
     archive: Archive,
+    path: std::path::PathBuf,
     index: IndexWriterHandle,
+    storage: Arc<StorageStatus>,
     policy: IndexCommitPolicy,
     /// Highest outbox mark already handed to tantivy.
     outbox_seq: i64,
@@ -73,11 +100,13 @@ impl Indexer {
         archive: Archive,
         index: &SearchIndex,
         policy: IndexCommitPolicy,
-    ) -> Result<Indexer, WriteError> {
+    ) -> Result<Indexer, IndexStageError> {
         let handle = index.writer()?;
         let mut indexer = Indexer {
             archive,
+            path: index.path().to_path_buf(),
             index: handle,
+            storage: Arc::default(),
             policy,
             outbox_seq: 0,
             dirty_since: None,
@@ -94,12 +123,91 @@ impl Indexer {
         Ok(indexer)
     }
 
+    /// Reports stalls here (shared with the SQLite stage and `/healthz`).
+    pub fn with_storage(mut self, storage: Arc<StorageStatus>) -> Indexer {
+        self.storage = storage;
+        self
+    }
+
     /// Runs until the writer closes `work`: indexes each batch's work, commits on
-    /// time, and at the end commits everything.
+    /// time, and at the end commits everything. Failing storage is waited out.
     pub async fn run(
         mut self,
         mut work: mpsc::Receiver<IndexWork>,
-    ) -> Result<IndexTimings, WriteError> {
+    ) -> Result<IndexTimings, IndexStageError> {
+        let mut stall = Stall::new(Stage::Index, &self.path);
+        loop {
+            match self.run_until_failure(&mut work).await {
+                Ok(()) => break,
+                Err(e) => match e.storage_cause() {
+                    Some(cause) => {
+                        if !self.recover(&mut work, &mut stall, cause, &e).await? {
+                            return Err(e);
+                        }
+                    }
+                    None => return Err(e),
+                },
+            }
+        }
+        let index = self.index;
+        tokio::task::block_in_place(|| index.finish())?;
+        Ok(self.timings)
+    }
+
+    /// Waits out failing storage: with back-off, rolls the tantivy writer back to its
+    /// last commit and indexes the outbox again. Work arriving meanwhile is dropped (the
+    /// outbox holds it). `Ok(false)` when the writer closed `work` first.
+    async fn recover(
+        &mut self,
+        work: &mut mpsc::Receiver<IndexWork>,
+        stall: &mut Stall,
+        cause: &str,
+        error: &IndexStageError,
+    ) -> Result<bool, IndexStageError> {
+        let holding = "what it has not indexed stays in the outbox";
+        let mut delay = stall.failed(&self.storage, cause, error, holding);
+        let mut closed = false;
+        loop {
+            let deadline = Instant::now() + delay;
+            while !closed {
+                match timeout_at(deadline, work.recv()).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => closed = true,
+                    Err(_) => break,
+                }
+            }
+            match self.reopen().await {
+                Ok(()) => {
+                    stall.succeeded(&self.storage);
+                    return Ok(true);
+                }
+                // The writer is finishing: one last attempt was made.
+                Err(_) if closed => return Ok(false),
+                Err(e) => match e.storage_cause() {
+                    Some(cause) => delay = stall.failed(&self.storage, cause, &e, holding),
+                    None => return Err(e),
+                },
+            }
+        }
+    }
+
+    /// Back to the last commit (tantivy starts fresh indexing threads), and the whole
+    /// outbox indexed and committed again.
+    async fn reopen(&mut self) -> Result<(), IndexStageError> {
+        let index = &mut self.index;
+        tokio::task::block_in_place(|| index.rollback())?;
+        self.dirty_since = None;
+        let replayed = self.index_outbox().await?;
+        if replayed > 0 {
+            self.dirty_since.get_or_insert_with(Instant::now);
+        }
+        self.commit().await
+    }
+
+    async fn run_until_failure(
+        &mut self,
+        work: &mut mpsc::Receiver<IndexWork>,
+    ) -> Result<(), IndexStageError> {
         loop {
             let next = match self.dirty_since {
                 Some(t) => match timeout_at(t + self.policy.max_delay, work.recv()).await {
@@ -117,14 +225,11 @@ impl Indexer {
                 self.commit().await?;
             }
         }
-        self.commit().await?;
-        let index = self.index;
-        tokio::task::block_in_place(|| index.finish())?;
-        Ok(self.timings)
+        self.commit().await
     }
 
     /// Indexes one batch's work.
-    async fn apply(&mut self, work: IndexWork) -> Result<(), WriteError> {
+    async fn apply(&mut self, work: IndexWork) -> Result<(), IndexStageError> {
         let started = Instant::now();
         for doc in &work.documents {
             self.index.upsert(doc)?;
@@ -140,7 +245,7 @@ impl Indexer {
 
     /// Rebuilds the whole index from SQLite (`reindex`), calling `progress` with the
     /// number of messages done so far.
-    pub async fn rebuild(mut self, progress: impl Fn(u64)) -> Result<u64, WriteError> {
+    pub async fn rebuild(mut self, progress: impl Fn(u64)) -> Result<u64, IndexStageError> {
         self.index.delete_all()?;
         let mut done = 0u64;
         let mut after = String::new();
@@ -167,7 +272,7 @@ impl Indexer {
     }
 
     /// Writes the documents of every message in the outbox (left by an earlier run).
-    async fn index_outbox(&mut self) -> Result<usize, WriteError> {
+    async fn index_outbox(&mut self) -> Result<usize, IndexStageError> {
         let (ids, max_seq) = outbox::pending_after(&self.archive, 0).await?;
         self.index_ids(&ids).await?;
         self.outbox_seq = max_seq;
@@ -175,7 +280,7 @@ impl Indexer {
     }
 
     /// Reads these messages' documents from SQLite and writes them.
-    async fn index_ids(&mut self, ids: &[String]) -> Result<(), WriteError> {
+    async fn index_ids(&mut self, ids: &[String]) -> Result<(), IndexStageError> {
         for chunk in ids.chunks(2_000) {
             let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
             let started = Instant::now();
@@ -192,7 +297,7 @@ impl Indexer {
     }
 
     /// Commits the index and forgets the outbox rows it now covers.
-    async fn commit(&mut self) -> Result<(), WriteError> {
+    async fn commit(&mut self) -> Result<(), IndexStageError> {
         if self.dirty_since.is_none() {
             return Ok(());
         }

@@ -1,18 +1,25 @@
 //! The one writer: owns the SQLite write side and, through its index stage
-//! ([`crate::indexer`]), the tantivy `IndexWriter`. It is fed by the bounded channel
+//! ([`index_stage`]), the tantivy `IndexWriter`. It is fed by the bounded channel
 //! every producer (socket, backfill, `ingest`) sends to, writes one SQLite
 //! transaction per batch (events, normalized rows and the index outbox), and then
-//! wakes the index stage.
+//! wakes the index stage. Failing storage ([`storage`]) holds the batch and retries
+//! it, or, for `ingest`, stops at once.
 
+pub mod index_stage;
+pub mod storage;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc::{self, Receiver};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio::time::{timeout_at, Instant};
+use tokio::time::{sleep, timeout_at, Instant};
 
-use crate::index::{IndexError, SearchIndex};
-use crate::indexer::{IndexCommitPolicy, IndexTimings, Indexer};
+use crate::index::SearchIndex;
 use crate::store::{Archive, BatchReport, IndexWork, Item, StoreError, Writer};
+pub use index_stage::{IndexCommitPolicy, IndexStageError, IndexTimings, Indexer};
+use storage::{storage_cause, Stage, Stall, StorageStatus};
 
 /// When SQLite batches are written.
 #[derive(Debug, Clone, Copy)]
@@ -40,20 +47,52 @@ pub enum WriteError {
     /// SQLite.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The index.
+    /// The index stage.
     #[error(transparent)]
-    Index(#[from] IndexError),
+    Index(#[from] IndexStageError),
     /// The index stage stopped unexpectedly.
     #[error("the index stage stopped: {0}")]
     Stage(String),
+}
+
+impl WriteError {
+    /// What failing storage this is, if it is that (see [`storage_cause`]).
+    pub fn storage_cause(&self) -> Option<&'static str> {
+        storage_cause(self)
+    }
+}
+
+/// What the writer does when storage fails.
+#[derive(Debug, Clone)]
+pub enum OnStall {
+    /// Stop at once (`ingest`: it says how far it got, and running it again
+    /// continues).
+    Stop,
+    /// Hold the batch and retry it with back-off until it is written, or until this
+    /// turns true (shutdown), then give up (`run`).
+    Retry(watch::Receiver<bool>),
+}
+
+/// Why [`drain`] stopped early, with what it had done by then.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct DrainError {
+    /// The failure.
+    pub error: WriteError,
+    /// Batches committed before it.
+    pub totals: BatchReport,
+    /// Items received but not archived: the batch that failed and what was still
+    /// waiting in the channel.
+    pub unarchived: u64,
 }
 
 /// The archive's single writer.
 pub struct ArchiveWriter {
     store: Writer,
     index_work: mpsc::Sender<IndexWork>,
-    indexer: JoinHandle<Result<IndexTimings, WriteError>>,
+    indexer: JoinHandle<Result<IndexTimings, IndexStageError>>,
     sqlite_time: Duration,
+    storage: Arc<StorageStatus>,
 }
 
 impl ArchiveWriter {
@@ -64,7 +103,10 @@ impl ArchiveWriter {
         index: &SearchIndex,
         policy: IndexCommitPolicy,
     ) -> Result<ArchiveWriter, WriteError> {
-        let indexer = Indexer::open(archive.clone(), index, policy).await?;
+        let storage = Arc::new(StorageStatus::default());
+        let indexer = Indexer::open(archive.clone(), index, policy)
+            .await?
+            .with_storage(storage.clone());
         // A few batches of slack: the SQLite stage runs ahead of the index stage by at
         // most this much before it waits (the outbox holds the rest durably anyway).
         let (index_work, work) = mpsc::channel(4);
@@ -74,7 +116,13 @@ impl ArchiveWriter {
             index_work,
             indexer,
             sqlite_time: Duration::ZERO,
+            storage,
         })
+    }
+
+    /// Whether storage is failing now, and why: read by `/healthz` and `/metrics`.
+    pub fn storage(&self) -> Arc<StorageStatus> {
+        self.storage.clone()
     }
 
     /// The archive written to.
@@ -96,7 +144,7 @@ impl ArchiveWriter {
     /// The index stage's error, once it has stopped.
     async fn stage_error(&mut self) -> WriteError {
         match (&mut self.indexer).await {
-            Ok(Err(e)) => e,
+            Ok(Err(e)) => e.into(),
             Ok(Ok(_)) => WriteError::Stage("it ended before the writer".into()),
             Err(e) => WriteError::Stage(e.to_string()),
         }
@@ -116,14 +164,17 @@ impl ArchiveWriter {
 }
 
 /// Drains `rx` until every sender is gone, writing batches; calls `on_batch` after
-/// each. Returns the totals, or the first error (earlier batches stay committed).
+/// each. Returns the totals, or the first error (earlier batches stay committed);
+/// failing storage is handled as `on_stall` says.
 pub async fn drain(
     writer: &mut ArchiveWriter,
     rx: &mut Receiver<Vec<Item>>,
     policy: BatchPolicy,
+    mut on_stall: OnStall,
     mut on_batch: impl FnMut(&BatchReport),
-) -> Result<BatchReport, WriteError> {
+) -> Result<BatchReport, DrainError> {
     let mut totals = BatchReport::default();
+    let mut stall = Stall::new(Stage::Sqlite, writer.archive().path());
     while let Some(mut batch) = rx.recv().await {
         let deadline = Instant::now() + policy.max_delay;
         while batch.len() < policy.max_items {
@@ -132,9 +183,43 @@ pub async fn drain(
                 Ok(None) | Err(_) => break,
             }
         }
-        let report = writer.write(&batch).await?;
+        let report = loop {
+            let error = match writer.write(&batch).await {
+                Ok(report) => break report,
+                Err(error) => error,
+            };
+            let retry = match (&mut on_stall, error.storage_cause()) {
+                (OnStall::Retry(stop), Some(cause)) if !*stop.borrow() => {
+                    let holding = format!("holding {} payloads", batch.len());
+                    let delay = stall.failed(&writer.storage, cause, &error, &holding);
+                    tokio::select! {
+                        _ = sleep(delay) => true,
+                        _ = stop.changed() => false,
+                    }
+                }
+                _ => false,
+            };
+            if !retry {
+                return Err(DrainError {
+                    error,
+                    totals,
+                    unarchived: batch.len() as u64 + close_and_count(rx),
+                });
+            }
+        };
+        stall.succeeded(&writer.storage);
         on_batch(&report);
         totals += report;
     }
     Ok(totals)
+}
+
+/// Closes the channel (senders fail from now on) and counts what was still in it.
+fn close_and_count(rx: &mut Receiver<Vec<Item>>) -> u64 {
+    rx.close();
+    let mut left = 0;
+    while let Ok(items) = rx.try_recv() {
+        left += items.len() as u64;
+    }
+    left
 }
