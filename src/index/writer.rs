@@ -112,14 +112,6 @@ impl IndexWriterHandle {
         Ok(())
     }
 
-    /// Drops everything added since the last commit; tantivy starts fresh indexing
-    /// threads (after a failure, such as a full disk, killed the old ones).
-    pub fn rollback(&mut self) -> Result<(), IndexError> {
-        self.writer.rollback()?;
-        self.uncommitted = 0;
-        Ok(())
-    }
-
     /// Waits for background merges to finish (at the end of a bulk job).
     pub fn finish(self) -> Result<(), IndexError> {
         self.writer.wait_merging_threads()?;

@@ -98,8 +98,21 @@ pub async fn run(
     archive: Archive,
     index: &SearchIndex,
     options: RunOptions,
-    mut shutdown: watch::Receiver<bool>,
+    external: watch::Receiver<bool>,
 ) -> Result<RunSummary, RunError> {
+    // Every task stops on this: at SIGTERM, or when the writer cannot go on.
+    let (stop, mut shutdown) = watch::channel(*external.borrow());
+    let stop = Arc::new(stop);
+    let forward = stop.clone();
+    let mut external = external;
+    tokio::spawn(async move {
+        while external.changed().await.is_ok() {
+            if *external.borrow() {
+                let _ = forward.send(true);
+                return;
+            }
+        }
+    });
     let rest = Arc::new(RestClient::new(
         options.api.clone(),
         options.tokens.clone(),
@@ -185,6 +198,9 @@ pub async fn run(
         },
     )
     .await;
+    if written.is_err() {
+        let _ = stop.send(true);
+    }
     let _ = socket_task.await;
     let _ = control_task.await;
     let _ = sweep_task.await;

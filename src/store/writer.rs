@@ -35,12 +35,28 @@ impl Writer {
     }
 
     /// Writes one batch in one transaction; on error nothing of the batch is stored.
+    ///
+    /// The transaction is driven by hand so that a failure at any step, COMMIT
+    /// included, is rolled back before the connection goes back to the pool: SQLite
+    /// leaves a transaction open when COMMIT fails on a full disk, and a connection
+    /// returned with it would hold the write lock for good. A connection whose
+    /// ROLLBACK fails too is closed instead of reused.
     #[tracing::instrument(skip_all, fields(items = items.len()))]
     pub async fn write(&mut self, items: &[Item]) -> Result<Written, StoreError> {
-        let mut tx = self.archive.pool().begin().await?;
-        let written = write_batch(&mut tx, items).await?;
-        tx.commit().await?;
-        Ok(written)
+        let mut conn = self.archive.pool().acquire().await?;
+        let written = async {
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            let written = write_batch(&mut conn, items).await?;
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
+            Ok::<Written, StoreError>(written)
+        }
+        .await;
+        if written.is_err() && sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+            // Usually there was no transaction left (SQLite rolled it back itself);
+            // closing the connection makes sure of it.
+            let _ = sqlx::Connection::close(conn.detach()).await;
+        }
+        written
     }
 }
 

@@ -7,9 +7,9 @@
 //! are the outbox rows it covers deleted. Whatever is left after a crash is indexed
 //! again at start-up (a replace by id, so never twice).
 //!
-//! Failing storage (a full disk) does not stop it: the stage rolls its tantivy
-//! writer back to the last commit, retries with back-off (see [`super::storage`])
-//! and, once that works, indexes the whole outbox again, which holds everything it had not
+//! Failing storage (a full disk) does not stop it: the stage drops its tantivy
+//! writer, retries with back-off (see [`super::storage`]) to open a new one from
+//! the last commit and, once that works, indexes the whole outbox again, which holds everything it had not
 //! committed; the work that arrives meanwhile is in the outbox too and is dropped.
 
 use std::time::Duration;
@@ -33,12 +33,21 @@ pub enum IndexStageError {
     /// The index.
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// The tantivy writer was dropped after a failure and could not be opened again.
+    #[error("the search index has no writer after a failure")]
+    NoWriter,
 }
 
 impl IndexStageError {
-    /// What failing storage this is, if it is that (see [`storage_cause`]).
+    /// What failing storage this is, if it is that (see [`storage_cause`]). A
+    /// tantivy writer whose indexing threads died counts too: they die on a failed
+    /// write (the error they hit is not passed on), and a new writer is the cure.
     pub fn storage_cause(&self) -> Option<&'static str> {
-        storage_cause(self)
+        storage_cause(self).or_else(|| {
+            self.to_string()
+                .contains("index writer was killed")
+                .then_some("the index's writer threads failed writing (I/O error)")
+        })
     }
 }
 
@@ -83,8 +92,8 @@ pub struct IndexTimings {
 /// The index stage's state.
 pub struct Indexer {
     archive: Archive,
-    path: std::path::PathBuf,
-    index: IndexWriterHandle,
+    search: SearchIndex,
+    index: Option<IndexWriterHandle>,
     storage: Arc<StorageStatus>,
     policy: IndexCommitPolicy,
     /// Highest outbox mark already handed to tantivy.
@@ -104,8 +113,8 @@ impl Indexer {
         let handle = index.writer()?;
         let mut indexer = Indexer {
             archive,
-            path: index.path().to_path_buf(),
-            index: handle,
+            search: index.clone(),
+            index: Some(handle),
             storage: Arc::default(),
             policy,
             outbox_seq: 0,
@@ -135,7 +144,7 @@ impl Indexer {
         mut self,
         mut work: mpsc::Receiver<IndexWork>,
     ) -> Result<IndexTimings, IndexStageError> {
-        let mut stall = Stall::new(Stage::Index, &self.path);
+        let mut stall = Stall::new(Stage::Index, self.search.path());
         loop {
             match self.run_until_failure(&mut work).await {
                 Ok(()) => break,
@@ -149,12 +158,13 @@ impl Indexer {
                 },
             }
         }
-        let index = self.index;
-        tokio::task::block_in_place(|| index.finish())?;
+        if let Some(index) = self.index.take() {
+            tokio::task::block_in_place(|| index.finish())?;
+        }
         Ok(self.timings)
     }
 
-    /// Waits out failing storage: with back-off, rolls the tantivy writer back to its
+    /// Waits out failing storage: with back-off, opens a new tantivy writer from the
     /// last commit and indexes the outbox again. Work arriving meanwhile is dropped (the
     /// outbox holds it). `Ok(false)` when the writer closed `work` first.
     async fn recover(
@@ -191,11 +201,15 @@ impl Indexer {
         }
     }
 
-    /// Back to the last commit (tantivy starts fresh indexing threads), and the whole
-    /// outbox indexed and committed again.
+    /// A new tantivy writer from the last commit, and the whole outbox indexed and
+    /// committed again.
     async fn reopen(&mut self) -> Result<(), IndexStageError> {
-        let index = &mut self.index;
-        tokio::task::block_in_place(|| index.rollback())?;
+        // A failed write kills tantivy's indexing threads, and a rolled-back writer
+        // may still be one whose threads are gone: the old one is dropped (it holds
+        // the index's lock until then) and a new one opened from the last commit.
+        tokio::task::block_in_place(|| drop(self.index.take()));
+        let search = &self.search;
+        self.index = Some(tokio::task::block_in_place(|| search.writer())?);
         self.dirty_since = None;
         let replayed = self.index_outbox().await?;
         if replayed > 0 {
@@ -232,7 +246,7 @@ impl Indexer {
     async fn apply(&mut self, work: IndexWork) -> Result<(), IndexStageError> {
         let started = Instant::now();
         for doc in &work.documents {
-            self.index.upsert(doc)?;
+            self.writer()?.upsert(doc)?;
         }
         self.timings.index += started.elapsed();
         self.index_ids(&work.load).await?;
@@ -246,7 +260,7 @@ impl Indexer {
     /// Rebuilds the whole index from SQLite (`reindex`), calling `progress` with the
     /// number of messages done so far.
     pub async fn rebuild(mut self, progress: impl Fn(u64)) -> Result<u64, IndexStageError> {
-        self.index.delete_all()?;
+        self.writer()?.delete_all()?;
         let mut done = 0u64;
         let mut after = String::new();
         loop {
@@ -260,15 +274,20 @@ impl Indexer {
         self.outbox_seq = i64::MAX;
         self.dirty_since.get_or_insert_with(Instant::now);
         self.commit().await?;
-        let index = self.index;
-        tokio::task::block_in_place(|| index.finish())?;
+        if let Some(index) = self.index.take() {
+            tokio::task::block_in_place(|| index.finish())?;
+        }
         Ok(done)
+    }
+
+    fn writer(&mut self) -> Result<&mut IndexWriterHandle, IndexStageError> {
+        self.index.as_mut().ok_or(IndexStageError::NoWriter)
     }
 
     fn is_due(&self) -> bool {
         self.dirty_since
             .is_some_and(|t| t.elapsed() >= self.policy.max_delay)
-            || self.index.uncommitted() >= self.policy.max_documents
+            || self.index.as_ref().map_or(0, |i| i.uncommitted()) >= self.policy.max_documents
     }
 
     /// Writes the documents of every message in the outbox (left by an earlier run).
@@ -288,7 +307,7 @@ impl Indexer {
             self.timings.documents += started.elapsed();
             let started = Instant::now();
             for doc in &docs {
-                self.index.upsert(doc)?;
+                self.writer()?.upsert(doc)?;
             }
             self.timings.index += started.elapsed();
             self.dirty_since.get_or_insert_with(Instant::now);
@@ -302,7 +321,7 @@ impl Indexer {
             return Ok(());
         }
         let started = Instant::now();
-        let index = &mut self.index;
+        let index = self.writer()?;
         tokio::task::block_in_place(|| index.commit())?;
         outbox::clear_through(&self.archive, self.outbox_seq).await?;
         self.timings.commits += started.elapsed();

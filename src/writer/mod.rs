@@ -200,6 +200,9 @@ pub async fn drain(
                 _ => false,
             };
             if !retry {
+                if matches!(on_stall, OnStall::Retry(_)) {
+                    tracing::error!("the writer stops: {error}");
+                }
                 return Err(DrainError {
                     error,
                     totals,

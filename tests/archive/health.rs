@@ -10,7 +10,7 @@ use crate::helpers::{binary, TestArchive};
 use crate::live::{reference, snapshot, spawn_run, stream, wait_for};
 
 /// `GET path` over HTTP/1.0: the status code and the body.
-async fn get(addr: &str, path: &str) -> Option<(u16, String)> {
+pub async fn get(addr: &str, path: &str) -> Option<(u16, String)> {
     let mut socket = tokio::net::TcpStream::connect(addr).await.ok()?;
     socket
         .write_all(format!("GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").as_bytes())
@@ -24,7 +24,7 @@ async fn get(addr: &str, path: &str) -> Option<(u16, String)> {
 }
 
 /// Waits until `/healthz` answers `code`; returns its body.
-async fn health_becomes(addr: &str, code: u16, limit: Duration) -> String {
+pub async fn health_becomes(addr: &str, code: u16, limit: Duration) -> String {
     let deadline = Instant::now() + limit;
     loop {
         let got = get(addr, "/healthz").await;
@@ -41,7 +41,7 @@ async fn health_becomes(addr: &str, code: u16, limit: Duration) -> String {
     }
 }
 
-fn metric(text: &str, name: &str) -> u64 {
+pub fn metric(text: &str, name: &str) -> u64 {
     text.lines()
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
         .and_then(|l| l.split_whitespace().nth(1))
@@ -50,7 +50,7 @@ fn metric(text: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -3,11 +3,13 @@
 mod cli;
 mod consistency;
 mod export;
+mod full_disk;
 mod generated;
-mod health;
+pub mod health;
 mod helpers;
 mod interop;
 pub mod live;
+mod loss;
 mod malformed;
 mod oauth;
 mod order;
