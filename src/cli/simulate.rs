@@ -17,7 +17,8 @@ pub struct SimulateArgs {
     /// Address to listen on (socket at /socket.io/, REST under /api).
     #[arg(long, default_value = "127.0.0.1:7300", value_name = "HOST:PORT")]
     pub listen: String,
-    /// Token clients must present (not a secret: a simulator's).
+    /// Token clients must present (a simulator's, but kept out of the log like a
+    /// real one, so that a test of redaction can use it).
     #[arg(
         long,
         env = "SPACES_ARCHIVE_SIM_TOKEN",
@@ -94,6 +95,11 @@ fn secs(value: f64) -> Duration {
 
 /// Runs the simulator until SIGINT/SIGTERM (or `--linger` after the stream).
 pub async fn run(_global: &Global, args: SimulateArgs) -> anyhow::Result<Outcome> {
+    crate::redact::register(&args.token);
+    if args.oauth_lifetime.is_some() {
+        crate::redact::register(&args.client_secret);
+        crate::redact::register(&args.refresh_token);
+    }
     let options = SimOptions {
         token: args.token.clone(),
         rate: args.rate,
