@@ -168,7 +168,8 @@ fn source(args: &SimulateArgs) -> anyhow::Result<Source> {
         {
             let raw = RawValue::from_string(line.trim().to_string())
                 .map_err(|e| anyhow::anyhow!("{}:{}: not JSON: {e}", path.display(), n + 1))?;
-            let value: serde_json::Value = serde_json::from_str(raw.get())?;
+            let (value, _): (serde_json::Value, _) =
+                crate::event::surrogates::from_str_lenient(raw.get())?;
             if let Some(id) = value["topicId"].as_str() {
                 let title = value["topicTitle"].as_str().unwrap_or(id).to_string();
                 if !spaces.iter().any(|(s, _): &(String, String)| s == id) {

@@ -173,7 +173,8 @@ impl RestClient {
         let mut pager = self.pager(url);
         while let Some(items) = pager.next_page().await? {
             for item in items {
-                let value: Value = serde_json::from_str(item.get()).unwrap_or(Value::Null);
+                let value: Value = crate::event::surrogates::from_str_lenient(item.get())
+                    .map_or(Value::Null, |(value, _)| value);
                 if let Some(id) = value["_id"].as_str() {
                     out.push(SpaceInfo {
                         id: id.to_string(),
