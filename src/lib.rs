@@ -11,6 +11,7 @@ pub mod generate;
 pub mod index;
 pub mod indexer;
 pub mod ingest;
+pub mod private;
 pub mod redact;
 pub mod render;
 pub mod search;

@@ -11,6 +11,7 @@ pub mod live;
 mod malformed;
 mod oauth;
 mod order;
+mod privacy;
 mod redaction;
 mod search;
 mod seeds;
