@@ -10,6 +10,7 @@ pub mod export;
 pub mod generate;
 pub mod index;
 pub mod ingest;
+pub mod private;
 pub mod redact;
 pub mod render;
 pub mod search;

@@ -130,20 +130,46 @@ pub fn describe_error(error: &anyhow::Error) -> String {
     line
 }
 
-/// Sets up logging to stderr: `--log`, else `RUST_LOG`, else `warn`.
+/// Crates whose verbose levels print raw websocket frames (tungstenite at trace:
+/// every frame's payload as hex, the namespace connect and its token included; the
+/// socket.io server crates, should their `tracing` feature ever be turned on, every
+/// packet at debug), and the most verbose level each may log at, whatever the filter
+/// asks for. What is left is scrubbed by [`crate::redact`] as well.
+const FRAME_DUMPERS: &[(&str, tracing::Level)] = &[
+    ("tungstenite", tracing::Level::DEBUG),
+    ("tokio_tungstenite", tracing::Level::DEBUG),
+    ("engineioxide", tracing::Level::INFO),
+    ("socketioxide", tracing::Level::INFO),
+];
+
+/// Whether an event or span is within the cap of [`FRAME_DUMPERS`].
+fn within_frame_cap(metadata: &tracing::Metadata<'_>) -> bool {
+    let target = metadata.target();
+    FRAME_DUMPERS.iter().all(|(krate, most)| {
+        let of_crate = target
+            .strip_prefix(krate)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"));
+        !of_crate || metadata.level() <= most
+    })
+}
+
+/// Sets up logging to stderr: `--log`, else `RUST_LOG`, else `warn`; frame dumps
+/// capped ([`FRAME_DUMPERS`]) and every line scrubbed of secrets.
 pub fn init_tracing(global: &Global) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt};
+    use tracing_subscriber::prelude::*;
     let filter = global
         .log
         .as_deref()
         .map(EnvFilter::new)
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let capped = filter.and(filter_fn(within_frame_cap));
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(crate::redact::RedactingStderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_filter(capped);
+    tracing_subscriber::registry().with(layer).init();
 }
 
 /// Runs the parsed command.

@@ -164,7 +164,7 @@ fn oauth_config(global: &Global, args: &RunArgs) -> anyhow::Result<Option<OAuthC
     })?;
     let client_secret = std::env::var("SPACES_ARCHIVE_CLIENT_SECRET")
         .map_err(|_| anyhow::anyhow!("refreshing needs SPACES_ARCHIVE_CLIENT_SECRET"))?;
-    std::fs::create_dir_all(&state_dir)?;
+    crate::private::open_data_dir(&state_dir)?;
     Ok(Some(OAuthConfig {
         accounts: args.accounts.clone(),
         client_id,

@@ -17,7 +17,8 @@ pub struct SimulateArgs {
     /// Address to listen on (socket at /socket.io/, REST under /api).
     #[arg(long, default_value = "127.0.0.1:7300", value_name = "HOST:PORT")]
     pub listen: String,
-    /// Token clients must present (not a secret: a simulator's).
+    /// Token clients must present (a simulator's, but kept out of the log like a
+    /// real one, so that a test of redaction can use it).
     #[arg(
         long,
         env = "SPACES_ARCHIVE_SIM_TOKEN",
@@ -104,6 +105,11 @@ fn secs(value: f64) -> Duration {
 
 /// Runs the simulator until SIGINT/SIGTERM (or `--linger` after the stream).
 pub async fn run(_global: &Global, args: SimulateArgs) -> anyhow::Result<Outcome> {
+    crate::redact::register(&args.token);
+    if args.oauth_lifetime.is_some() {
+        crate::redact::register(&args.client_secret);
+        crate::redact::register(&args.refresh_token);
+    }
     let options = SimOptions {
         token: args.token.clone(),
         rate: args.rate,
@@ -174,7 +180,8 @@ fn source(args: &SimulateArgs) -> anyhow::Result<Source> {
         {
             let raw = RawValue::from_string(line.trim().to_string())
                 .map_err(|e| anyhow::anyhow!("{}:{}: not JSON: {e}", path.display(), n + 1))?;
-            let value: serde_json::Value = serde_json::from_str(raw.get())?;
+            let (value, _): (serde_json::Value, _) =
+                crate::event::surrogates::from_str_lenient(raw.get())?;
             if let Some(id) = value["topicId"].as_str() {
                 let title = value["topicTitle"].as_str().unwrap_or(id).to_string();
                 if !spaces.iter().any(|(s, _): &(String, String)| s == id) {

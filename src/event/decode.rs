@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 
 use super::frame::{parse_frame, EnginePacket, FrameError};
 use super::payload::{read_payload, Payload, PayloadError};
+use super::surrogates::from_str_lenient;
 
 /// Largest payload accepted: 64 times the 16 KB Avaya allows per event.
 pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
@@ -127,14 +128,20 @@ pub fn decode_json(text: &str) -> Result<Decoded<'_>, DecodeError> {
     if text.len() > MAX_PAYLOAD_BYTES {
         return Err(DecodeError::TooLarge(text.len()));
     }
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    // A lone surrogate escape (`"\ud83d"`, from a string cut inside an emoji) is read
+    // as U+FFFD; the raw text stays as received.
+    let (value, lone): (Value, Vec<u16>) =
+        from_str_lenient(text).map_err(|e| DecodeError::NotJson(e.to_string()))?;
     let Value::Object(obj) = value else {
         return Err(DecodeError::NotObject(super::fields::type_name(&value)));
     };
+    let mut payload = decode_object(&obj)?;
+    if !lone.is_empty() {
+        payload.digest = digest_with_lone_surrogates(&obj, &lone);
+    }
     Ok(Decoded::Payload {
         raw: text.trim(),
-        payload: Box::new(decode_object(&obj)?),
+        payload: Box::new(payload),
     })
 }
 
@@ -165,7 +172,25 @@ pub fn decode_object(obj: &Map<String, Value>) -> Result<DecodedPayload, DecodeE
 pub fn canonical_digest(obj: &Map<String, Value>) -> [u8; 16] {
     // serde_json's Map is ordered by key (no `preserve_order`), so this is canonical.
     let canonical = serde_json::to_vec(obj).unwrap_or_default();
-    let hash = Sha256::digest(&canonical);
+    truncate(Sha256::digest(&canonical).as_slice())
+}
+
+/// The digest of a payload whose lone surrogates were read as U+FFFD: its canonical
+/// JSON and the surrogates replaced (sorted, so it does not depend on the key
+/// order), so that two payloads differing only in those are not taken for the same.
+fn digest_with_lone_surrogates(obj: &Map<String, Value>, lone: &[u16]) -> [u8; 16] {
+    let mut units = lone.to_vec();
+    units.sort_unstable();
+    let mut hash = Sha256::new();
+    hash.update(serde_json::to_vec(obj).unwrap_or_default());
+    hash.update(b"\0lone surrogates:");
+    for unit in units {
+        hash.update(unit.to_be_bytes());
+    }
+    truncate(hash.finalize().as_slice())
+}
+
+fn truncate(hash: &[u8]) -> [u8; 16] {
     let mut digest = [0u8; 16];
     digest.copy_from_slice(&hash[..16]);
     digest
@@ -205,6 +230,38 @@ mod tests {
         assert!(reason(b"{\"a\":\"\xff\"}").contains("UTF-8"));
         assert!(reason(&vec![b' '; MAX_PAYLOAD_BYTES + 1]).contains("limit"));
         assert!(reason(br#"42/chat,["MESSAGE_SENT"]"#).contains("without a payload"));
+    }
+
+    /// What `JSON.stringify` writes for a string cut inside an emoji is archived:
+    /// the raw text as received, U+FFFD in the text.
+    #[test]
+    fn a_lone_surrogate_is_read_as_the_replacement_character() {
+        let line = r#"{"category":"chat","_id":"m1","content":{"bodyText":"cut \ud83d"}}"#;
+        let (raw, payload) = match decode_line(line.as_bytes()).unwrap() {
+            Decoded::Payload { raw, payload } => (raw, payload),
+            Decoded::Ignored(why) => panic!("ignored: {why}"),
+        };
+        assert_eq!(raw, line);
+        let Payload::Message(message) = &payload.payload else {
+            panic!("not a message");
+        };
+        assert_eq!(message.content.text.as_deref(), Some("cut \u{FFFD}"));
+        let frame = format!("42/chat,[\"MESSAGE_SENT\",{line}]");
+        assert!(matches!(
+            decode_line(frame.as_bytes()),
+            Ok(Decoded::Payload { raw, .. }) if raw == line
+        ));
+        // Another lone surrogate, another payload; the same one reformatted, the same.
+        let digest = |line: &str| match decode_line(line.as_bytes()).unwrap() {
+            Decoded::Payload { payload, .. } => payload.digest,
+            Decoded::Ignored(why) => panic!("ignored: {why}"),
+        };
+        let other = line.replace("ud83d", "ud83e");
+        assert_ne!(digest(line), digest(&other));
+        let replaced = line.replace("\\ud83d", "\u{FFFD}");
+        assert_ne!(digest(line), digest(&replaced));
+        let spaced = line.replace(',', ", ");
+        assert_eq!(digest(line), digest(&spaced));
     }
 
     #[test]

@@ -103,7 +103,8 @@ fn parse_socket_packet(text: &str) -> Result<SocketPacket<'_>, FrameError> {
 /// Splits event data `["NAME", arg…]` into the name and its arguments.
 pub fn parse_event(data: &str) -> Result<(String, Vec<Value>), FrameError> {
     let bad = |why: &str| FrameError::EventData(why.to_string());
-    let value: Value = serde_json::from_str(data).map_err(|e| bad(&e.to_string()))?;
+    let (value, _): (Value, _) =
+        super::surrogates::from_str_lenient(data).map_err(|e| bad(&e.to_string()))?;
     let Value::Array(mut items) = value else {
         return Err(bad("not an array"));
     };

@@ -1,6 +1,7 @@
 //! The Avaya Spaces wire side of the archive, free of I/O: payload types, decoding of
-//! lines and socket frames, lenient field reading, HTML to text, times, and the pure
-//! normalization of message events into versions. Imports nothing else of the crate.
+//! lines and socket frames (JSON as Node.js writes it, lone surrogate escapes
+//! included), lenient field reading, HTML to text, times, and the pure normalization
+//! of message events into versions. Imports nothing else of the crate.
 
 pub mod category;
 pub mod decode;
@@ -10,6 +11,7 @@ pub mod frame;
 pub mod html;
 pub mod normalize;
 pub mod payload;
+pub mod surrogates;
 pub mod time;
 
 pub use category::{Category, Kind};

@@ -5,7 +5,7 @@
 //! 1.6 GB/s direct, on the machine of the benchmark). Where the file system refuses
 //! direct I/O, the file is written the ordinary way.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -217,12 +217,14 @@ const EINVAL: i32 = 22;
 #[cfg(target_os = "linux")]
 fn open(path: &Path, direct: bool) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    // Mode 0600, also for a temporary file that a crashed export left.
+    let mut options = crate::private::create_options();
     if direct {
         options.custom_flags(libc::O_DIRECT);
     }
-    options.open(path)
+    let file = options.open(path)?;
+    crate::private::restrict(&file)?;
+    Ok(file)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -230,11 +232,9 @@ fn open(path: &Path, direct: bool) -> io::Result<File> {
     if direct {
         return Err(io::Error::from_raw_os_error(EINVAL));
     }
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
+    let file = crate::private::create_options().open(path)?;
+    crate::private::restrict(&file)?;
+    Ok(file)
 }
 
 #[cfg(test)]

@@ -227,8 +227,8 @@ impl Sink {
             sidecar.file_name().unwrap_or_default().to_string_lossy(),
             std::process::id()
         ));
-        std::fs::write(&temporary, format!("{file_sha256}  {name}\n"))?;
-        File::open(&temporary)?.sync_all()?;
+        crate::private::write(&temporary, format!("{file_sha256}  {name}\n").as_bytes())?
+            .sync_all()?;
         std::fs::rename(&temporary, &sidecar)?;
         // The renames themselves are durable once the directory is synced.
         let directory = match target.path.parent() {

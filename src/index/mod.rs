@@ -85,7 +85,7 @@ impl SearchIndex {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(&path).map_err(|e| open_err(tantivy::TantivyError::from(e)))?;
+        crate::private::create_dir(&path).map_err(|e| open_err(tantivy::TantivyError::from(e)))?;
         let directory = MmapDirectory::open(&path).map_err(|e| open_err(e.into()))?;
         let (schema, _) = schema::build();
         let index = if Index::exists(&directory).map_err(|e| open_err(e.into()))? {

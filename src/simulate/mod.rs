@@ -301,7 +301,10 @@ async fn play(
             tokio::task::yield_now().await;
         }
         // Parsed once: the history, the routing and the send all read the value.
-        let value: Value = serde_json::from_str(payload.get()).unwrap_or(Value::Null);
+        // (A lone surrogate escape, as Node.js writes one, is read as U+FFFD: the
+        // REST history keeps the message, and the socket sends it so.)
+        let value: Value = crate::event::surrogates::from_str_lenient(payload.get())
+            .map_or(Value::Null, |(value, _)| value);
         let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_string);
         let (space, category) = (text("topicId"), text("category"));
         shared

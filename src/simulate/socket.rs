@@ -57,9 +57,17 @@ pub fn install(io: &SocketIo, shared: Arc<Shared>) {
             if shared.is_down() {
                 return Err(Refused("service unavailable"));
             }
+            // The namespace of a v3 connect holds the token: the log line is
+            // scrubbed of it (`simulate` registers its token), like every other.
             match token_of(&ns, &auth.unwrap_or(Value::Null)) {
-                Some(token) if shared.accepts(&token) => Ok(()),
-                _ => Err(Refused("Authentication error")),
+                Some(token) if shared.accepts(&token) => {
+                    tracing::debug!(socket = %socket.id, namespace = ns, "connect accepted");
+                    Ok(())
+                }
+                _ => {
+                    tracing::debug!(socket = %socket.id, namespace = ns, "connect refused: bad token");
+                    Err(Refused("Authentication error"))
+                }
             }
         }
     };

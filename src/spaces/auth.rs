@@ -110,7 +110,8 @@ impl Token {
         crate::redact::forget(&self.secret);
     }
 
-    /// `text` with the secret (plain or URL-encoded) replaced by `<redacted>`: for
+    /// `text` with the secret (in any form [`crate::redact`] knows: plain,
+    /// URL-encoded, hex, base64) replaced by `<redacted>`: for
     /// anything a server or library echoes back before it is shown. (Every token is
     /// in [`crate::redact`]'s registry from its creation.)
     pub fn scrub(&self, text: &str) -> String {

@@ -8,6 +8,7 @@
 //! again cannot advance, is `nextPageUrl` followed for one step.
 
 use serde_json::value::RawValue;
+use serde_json::Value;
 use url::Url;
 
 use super::rest::{Priority, RestClient, RestError};
@@ -27,38 +28,22 @@ pub struct ItemKey {
 impl ItemKey {
     /// Reads an item's key fields; anything unreadable is left empty.
     pub fn of(item: &RawValue) -> ItemKey {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Fields {
-            #[serde(rename = "_id")]
-            id: Option<serde_json::Value>,
-            modified: Option<serde_json::Value>,
-            created: Option<serde_json::Value>,
-            deleted: Option<serde_json::Value>,
-            is_deleted: Option<serde_json::Value>,
-            category: Option<serde_json::Value>,
-        }
-        let Ok(f) = serde_json::from_str::<Fields>(item.get()) else {
-            return ItemKey {
-                id: None,
-                time: None,
-                deleted: false,
-            };
-        };
-        let time = |v: &Option<serde_json::Value>| match v {
-            Some(serde_json::Value::String(s)) => parse_iso_millis(s),
-            Some(serde_json::Value::Number(n)) => n.as_i64(),
+        // Leniently, as the payload itself is read: a lone surrogate is no reason to
+        // lose the item's key.
+        let value = crate::event::surrogates::from_str_lenient(item.get())
+            .map_or(Value::Null, |(value, _)| value);
+        let time = |v: &Value| match v {
+            Value::String(s) => parse_iso_millis(s),
+            Value::Number(n) => n.as_i64(),
             _ => None,
         };
-        let truthy =
-            |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.as_bool()) == Some(true);
+        let truthy = |v: &Value| v.as_bool() == Some(true);
         ItemKey {
-            id: f.id.and_then(|v| v.as_str().map(str::to_string)),
-            time: time(&f.modified).or_else(|| time(&f.created)),
-            deleted: truthy(&f.deleted)
-                || truthy(&f.is_deleted)
-                || f.category.as_ref().and_then(|c| c.as_str())
-                    == Some("app.event.message.removed"),
+            id: value["_id"].as_str().map(str::to_string),
+            time: time(&value["modified"]).or_else(|| time(&value["created"])),
+            deleted: truthy(&value["deleted"])
+                || truthy(&value["isDeleted"])
+                || value["category"].as_str() == Some("app.event.message.removed"),
         }
     }
 }

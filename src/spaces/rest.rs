@@ -221,7 +221,8 @@ impl RestClient {
             let page = self.page(&url, Priority::Backfill).await?;
             next = page.next;
             for item in page.items {
-                let value: Value = serde_json::from_str(item.get()).unwrap_or(Value::Null);
+                let value: Value = crate::event::surrogates::from_str_lenient(item.get())
+                    .map_or(Value::Null, |(value, _)| value);
                 if let Some(id) = value["_id"].as_str() {
                     out.push(SpaceInfo {
                         id: id.to_string(),

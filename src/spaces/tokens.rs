@@ -327,7 +327,7 @@ fn starting_refresh_token(config: &OAuthConfig) -> Result<String, RefreshError> 
             message: "no refresh token given and none stored".into(),
         }),
         _ => {
-            std::fs::write(&marker, format!("{digest}\n")).map_err(|source| {
+            crate::private::write(&marker, format!("{digest}\n").as_bytes()).map_err(|source| {
                 RefreshError::Store {
                     path: marker.display().to_string(),
                     source,
@@ -349,14 +349,9 @@ fn store_refresh_token(dir: &Path, token: &str) -> Result<(), RefreshError> {
     let temporary = dir.join(format!(".{REFRESH_TOKEN_FILE}.{}", std::process::id()));
     let write = || -> std::io::Result<()> {
         use std::io::Write;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&temporary)?;
+        // A temporary file left by a crash keeps its mode when opened again.
+        let mut file = crate::private::create_options().open(&temporary)?;
+        crate::private::restrict(&file)?;
         file.write_all(token.as_bytes())?;
         file.write_all(b"\n")?;
         file.sync_all()?;

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::codec::decompress;
 use super::StoreError;
 use crate::event::payload::payload_html;
+use crate::event::surrogates::from_slice_lenient;
 
 /// The HTML of a body and a description: the stored column if set, else the
 /// payload's field; `None` means "same as the plain text".
@@ -20,7 +21,7 @@ pub fn resolve_html(
     }
     let bytes = decompress(payload)
         .map_err(|e| StoreError::Corrupt(format!("payload does not decompress: {e}")))?;
-    let obj: Map<String, Value> = serde_json::from_slice(&bytes)
+    let (obj, _): (Map<String, Value>, _) = from_slice_lenient(&bytes)
         .map_err(|e| StoreError::Corrupt(format!("payload is not a JSON object: {e}")))?;
     let (html, description) = payload_html(&obj);
     Ok((stored_html.or(html), stored_description.or(description)))

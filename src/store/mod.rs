@@ -80,6 +80,26 @@ async fn allow_sweep_source(pool: &SqlitePool) -> Result<(), sqlx::Error> {
     edited
 }
 
+/// Makes the database private before SQLite opens it: created empty with mode 0600
+/// when missing (SQLite gives its `-wal` and `-shm` files the database's mode,
+/// whatever the umask), and an existing one (and its `-wal`, `-shm`) written by an
+/// earlier version under a looser umask tightened to 0600.
+fn private_database(path: &Path) -> std::io::Result<()> {
+    let mut options = crate::private::create_options();
+    options.truncate(false).create(false).create_new(true);
+    match options.open(path) {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_os_string();
+        name.push(suffix);
+        crate::private::restrict_path(Path::new(&name));
+    }
+    Ok(())
+}
+
 /// An open archive: the SQLite pool of one data directory.
 #[derive(Clone)]
 pub struct Archive {
@@ -93,11 +113,13 @@ impl Archive {
     /// never corrupt).
     #[tracing::instrument(skip_all, fields(data_dir = %data_dir.display()))]
     pub async fn open(data_dir: &Path) -> Result<Archive, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+        let dir_err = |source| StoreError::DataDir {
             path: data_dir.to_path_buf(),
             source,
-        })?;
+        };
+        crate::private::open_data_dir(data_dir).map_err(dir_err)?;
         let path = data_dir.join(DATABASE_FILE);
+        private_database(&path).map_err(dir_err)?;
         let open_err = |source| StoreError::Open {
             path: path.clone(),
             source,

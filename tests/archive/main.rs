@@ -13,6 +13,8 @@ mod loss;
 mod malformed;
 mod oauth;
 mod order;
+mod privacy;
+mod redaction;
 mod search;
 mod seeds;
 mod socket;

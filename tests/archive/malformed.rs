@@ -1,5 +1,6 @@
 //! Bad input mixed into good input: every good line archived, every bad one rejected
-//! with its line number and a reason, exit code 3, no panic.
+//! with its line number and a reason, exit code 3, no panic. And input serde_json
+//! refuses that is not bad: JSON with lone surrogate escapes, as Node.js writes it.
 
 use serde_json::json;
 use sqlx::Row;
@@ -153,4 +154,92 @@ async fn stdin_json_array_and_frames_are_read() {
         run.stderr
     );
     assert_eq!(archive.stats()["messages"]["chat"], 3);
+}
+
+/// JSON as Node.js writes it: a string cut inside an emoji holds a lone surrogate
+/// escape. It is archived like any other payload, from JSON lines, a JSON array and
+/// a socket frame: the raw text verbatim, U+FFFD in the text, searchable, exported.
+#[tokio::test]
+async fn lone_surrogate_escapes_are_archived() {
+    let archive = TestArchive::new();
+    let payload = |id: &str, body: &str| {
+        format!(
+            r#"{{"_id":"{id}","category":"chat","topicId":"s1","content":{{"bodyText":"<p>{body}</p>"}}}}"#
+        )
+    };
+    let high = payload("lone-high", r"quarterly forecast cut \ud83d");
+    let low = payload("lone-low", r"\ude00 lighthouse");
+    let pair = payload("pair", r"\ud83d\ude00 a valid pair, \\ud83d not an escape");
+    let lines = format!("{high}\n{low}\n{pair}\n");
+    let run = archive.ingest_text("node.jsonl", &lines);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let array = payload("in-array", r"harbour \udbff");
+    let frame = format!(
+        "42/chat,[\"MESSAGE_SENT\",{}]",
+        payload("in-frame", r"beacon \udfff")
+    );
+    assert_eq!(
+        archive.ingest_text("node.json", &format!("[{array}]")).code,
+        0
+    );
+    assert_eq!(archive.ingest_text("node.frames", &frame).code, 0);
+    assert_eq!(archive.stats()["rejected"], 0);
+
+    let mut db = archive.db().await;
+    for (id, raw) in [
+        ("lone-high", &high),
+        ("lone-low", &low),
+        ("pair", &pair),
+        ("in-array", &array),
+    ] {
+        let row = &rows(
+            &mut db,
+            &format!("SELECT payload FROM events WHERE message_id = '{id}'"),
+        )
+        .await[0];
+        let stored = spaces_archive::store::decompress(&row.get::<Vec<u8>, _>("payload")).unwrap();
+        assert_eq!(stored, raw.as_bytes(), "{id}: the payload as received");
+    }
+    let text = |id: &str| {
+        format!("SELECT v.text FROM messages m JOIN versions v ON v.message_id = m.id AND v.vno = m.current_vno WHERE m.id = '{id}'")
+    };
+    let texts: Vec<(String, String)> = [
+        ("lone-high", "quarterly forecast cut \u{FFFD}"),
+        ("lone-low", "\u{FFFD} lighthouse"),
+        ("pair", "😀 a valid pair, \\ud83d not an escape"),
+        ("in-array", "harbour \u{FFFD}"),
+        ("in-frame", "beacon \u{FFFD}"),
+    ]
+    .into_iter()
+    .map(|(id, want)| (id.to_string(), want.to_string()))
+    .collect();
+    for (id, want) in &texts {
+        let got: String = rows(&mut db, &text(id)).await[0].get("text");
+        assert_eq!(&got, want, "{id}");
+    }
+
+    for (word, id) in [
+        ("forecast", "lone-high"),
+        ("lighthouse", "lone-low"),
+        ("beacon", "in-frame"),
+    ] {
+        let run = archive.run(&["search", "--json", word]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let hits: Vec<serde_json::Value> = run
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(hits.len(), 1, "{word}: {}", run.stdout);
+        assert_eq!(hits[0]["id"], id);
+        assert!(hits[0]["text"].as_str().unwrap().contains('\u{FFFD}'));
+    }
+
+    let export = archive.dir.path().join("node-export.jsonl");
+    let run = archive.run(&["export", "--raw", "--output", export.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = archive.run(&["export", "verify", export.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let exported = std::fs::read_to_string(&export).unwrap();
+    assert!(exported.contains("quarterly forecast cut \u{FFFD}"));
 }
