@@ -2,6 +2,7 @@
 
 mod cli;
 mod consistency;
+mod convergence;
 mod export;
 mod generated;
 mod health;
