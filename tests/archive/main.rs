@@ -8,6 +8,7 @@ mod generated;
 mod health;
 mod helpers;
 mod interop;
+mod killed;
 pub mod live;
 mod malformed;
 mod oauth;
