@@ -1,13 +1,15 @@
 //! The pure core of normalization: applying one message event to what the archive
 //! knows of that message. Out-of-order delivery is the normal case, so the rules are:
 //! every distinct state is a version; the current state is the version with the
-//! latest time (ties go to update over create, removal over update); a removal is
-//! permanent and keeps the content; fields an event does not carry are inherited.
+//! latest time (ties go to update over create, removal over update, then to the
+//! greater digest, so never to the later arrival); a removal is permanent and keeps
+//! the content (a removal that carries none is a version of its own but never
+//! replaces the content); fields an event does not carry are inherited.
 
 use sha2::{Digest, Sha256};
 
 use super::category::Kind;
-use super::payload::{Action, Attachment, MessageEvent};
+use super::payload::{Action, Attachment, ContentFields, MessageEvent};
 
 /// The content of one message version.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -126,8 +128,15 @@ pub fn apply(state: Option<MessageState>, event: &MessageEvent, received_at: i64
         _ => event.modified.or(event.created).unwrap_or(received_at),
     };
     let rank = (at, action_rank(event.action));
-    let content = merge(&state.current, event);
     let removed = event.action == Action::Remove;
+    // A removal that carries no content inherits none: what it would inherit is
+    // whatever happened to arrive before it, which a late edit or create changes.
+    let bare = removed && event.content == ContentFields::default();
+    let content = if bare {
+        Content::default()
+    } else {
+        merge(&state.current, event)
+    };
     let digest = version_digest(&content, removed, if removed { None } else { Some(at) });
     if removed && state.removed_at.is_none() {
         state.removed_at = Some(at);
@@ -141,18 +150,24 @@ pub fn apply(state: Option<MessageState>, event: &MessageEvent, received_at: i64
         };
     }
     let vno = state.versions.len() as i64 + 1;
-    let current_rank = state
+    let current = state
         .versions
         .iter()
         .find(|v| v.vno == state.current_vno)
-        .map(|v| v.rank);
-    let becomes_current = current_rank.is_none_or(|r| rank >= r);
+        .map(|v| (v.rank, v.digest));
+    let becomes_current = outranks((rank, digest), current);
     state.versions.push(VersionKey { vno, rank, digest });
     if becomes_current {
         state.current_vno = vno;
         state.current = content.clone();
         state.like_count = event.like_count.or(state.like_count);
         state.chat_count = event.chat_count.or(state.chat_count);
+    } else {
+        // An older state arriving late still gives the counts when nothing newer did
+        // (edits do not carry them, creates do): otherwise an edit that came before
+        // its create would leave them empty for good.
+        state.like_count = state.like_count.or(event.like_count);
+        state.chat_count = state.chat_count.or(event.chat_count);
     }
     let version = NewVersion {
         vno,
@@ -168,6 +183,26 @@ pub fn apply(state: Option<MessageState>, event: &MessageEvent, received_at: i64
         state,
         version: Some(version),
         current_changed: becomes_current,
+    }
+}
+
+/// The digest of a removal that carried no content.
+fn bare_removal_digest() -> [u8; 16] {
+    version_digest(&Content::default(), true, None)
+}
+
+/// Whether a new version becomes the current one instead of `current`. A removal
+/// that carried no content is current only while nothing else is known: the message
+/// keeps the content of its latest other state. Otherwise the latest time wins, ties
+/// go to update over create and removal over update, and then to the greater digest
+/// (two edits stamped with the same `modified`), so never to the later arrival.
+fn outranks(new: ((i64, u8), [u8; 16]), current: Option<((i64, u8), [u8; 16])>) -> bool {
+    let bare = bare_removal_digest();
+    match current {
+        None => true,
+        Some(_) if new.1 == bare => false,
+        Some((_, digest)) if digest == bare => true,
+        Some(current) => new > current,
     }
 }
 

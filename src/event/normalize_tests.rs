@@ -93,8 +93,30 @@ fn create_after_removal_does_not_resurrect() {
 #[test]
 fn removal_keeps_content_and_is_a_version() {
     let (s, n) = run(&[create("a"), update("b", 200), remove()]);
-    assert_eq!((s.current.text.as_str(), n, s.current_vno), ("b", 3, 3));
+    // The removal carried no content: it is the third version, the edit stays current.
+    assert_eq!((s.current.text.as_str(), n, s.current_vno), ("b", 3, 2));
     assert_eq!(s.removed_at, Some(1_002));
+}
+
+#[test]
+fn a_removal_without_content_ends_the_same_whatever_arrives_first() {
+    let events = [create("a"), update("b", 200), remove()];
+    let (in_order, _) = run(&events);
+    for order in [[2, 0, 1], [0, 2, 1], [2, 1, 0], [1, 2, 0]] {
+        let (s, n) = run(&order.map(|i| events[i].clone()));
+        assert_eq!((s.current.text.as_str(), n), ("b", 3), "{order:?}");
+        assert_eq!(s.current, in_order.current, "{order:?}");
+        assert!(s.removed_at.is_some());
+    }
+}
+
+#[test]
+fn a_removal_with_content_is_the_current_state() {
+    let mut removal = remove();
+    removal.content.text = Some("final".into());
+    removal.content.html = Some("<p>final</p>".into());
+    let (s, n) = run(&[removal, create("a")]);
+    assert_eq!((s.current.text.as_str(), n, s.current_vno), ("final", 2, 1));
 }
 
 #[test]
@@ -126,4 +148,31 @@ fn absent_fields_are_inherited_and_kind_inferred() {
     assert_eq!(s.current.text, "t");
     assert_eq!(s.current.task_status.as_deref(), Some("complete"));
     assert_eq!(s.current.assignees, vec!["u2".to_string()]);
+}
+
+#[test]
+fn a_late_create_still_gives_the_counts() {
+    let mut created = create("a");
+    created.like_count = Some(3);
+    created.chat_count = Some(1);
+    for events in [
+        [created.clone(), update("b", 200)],
+        [update("b", 200), created.clone()],
+    ] {
+        let (s, _) = run(&events);
+        assert_eq!(
+            (s.current.text.as_str(), s.like_count, s.chat_count),
+            ("b", Some(3), Some(1))
+        );
+    }
+}
+
+#[test]
+fn edits_of_the_same_time_end_the_same_whatever_arrives_first() {
+    let events = [create("a"), update("b", 200), update("c", 200)];
+    let (first, n) = run(&events);
+    let (second, _) = run(&[events[0].clone(), events[2].clone(), events[1].clone()]);
+    assert_eq!(n, 3);
+    assert_eq!(first.current, second.current);
+    assert!(["b", "c"].contains(&first.current.text.as_str()));
 }

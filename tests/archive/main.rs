@@ -2,12 +2,14 @@
 
 mod cli;
 mod consistency;
+mod convergence;
 mod export;
 mod full_disk;
 mod generated;
 pub mod health;
 mod helpers;
 mod interop;
+mod killed;
 pub mod live;
 mod loss;
 mod malformed;
