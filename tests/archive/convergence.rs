@@ -21,7 +21,7 @@ use sqlx::Row;
 use spaces_archive::event::decode::{decode_json, Decoded};
 use spaces_archive::event::time::format_millis;
 use spaces_archive::index::{RemovedFilter, SearchIndex, Sort};
-use spaces_archive::indexer::IndexCommitPolicy;
+use spaces_archive::writer::IndexCommitPolicy;
 use spaces_archive::search::{search_with, SearchOptions};
 use spaces_archive::store::read::{stats, Stats};
 use spaces_archive::store::{compress, Archive, Item, Source, StoredEvent};
@@ -289,7 +289,7 @@ fn source() -> impl Strategy<Value = Source> {
         Just(Source::Live),
         Just(Source::Backfill),
         Just(Source::Import),
-        // SWEEP: `Just(Source::Sweep),` joins here once `Source::Sweep` exists.
+        Just(Source::Sweep),
     ]
 }
 
