@@ -21,11 +21,11 @@ use sqlx::Row;
 use spaces_archive::event::decode::{decode_json, Decoded};
 use spaces_archive::event::time::format_millis;
 use spaces_archive::index::{RemovedFilter, SearchIndex, Sort};
-use spaces_archive::writer::IndexCommitPolicy;
 use spaces_archive::search::{search_with, SearchOptions};
 use spaces_archive::store::read::{stats, Stats};
 use spaces_archive::store::{compress, Archive, Item, Source, StoredEvent};
 use spaces_archive::writer::ArchiveWriter;
+use spaces_archive::writer::IndexCommitPolicy;
 
 /// Histories tried; each is archived in order and in two other arrangements.
 const CASES: u32 = 32;

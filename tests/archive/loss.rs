@@ -104,8 +104,9 @@ async fn drops_under_the_default_rest_limits_complete_within_a_minute() {
 }
 
 /// Ids of the skipped new messages that no later payload of the stream names: those
-/// only the sweep can bring (a later update or removal creates the others live).
-fn untouched(stream: &Stream, skipped: &[String]) -> usize {
+/// only the sweep can bring (a later update or removal creates the others live), or a
+/// backfill (of a new space, fetched whole once it is announced, or after a drop).
+fn untouched(stream: &Stream, skipped: &[String]) -> Vec<String> {
     let named = |v: &Value, id: &str| {
         v["messageId"].as_str() == Some(id)
             || (v["_id"].as_str() == Some(id)
@@ -119,7 +120,18 @@ fn untouched(stream: &Stream, skipped: &[String]) -> usize {
     skipped
         .iter()
         .filter(|id| !payloads.iter().any(|p| named(p, id)))
-        .count()
+        .cloned()
+        .collect()
+}
+
+/// The sources of the payloads stored about a message.
+async fn sources(archive: &TestArchive, id: &str) -> Vec<String> {
+    let mut db = archive.db().await;
+    sqlx::query_scalar("SELECT DISTINCT source FROM events WHERE message_id = ?")
+        .bind(id)
+        .fetch_all(&mut db)
+        .await
+        .unwrap()
 }
 
 /// Every 97th new message never sent on the socket, no drops: the sweep finds them
@@ -153,8 +165,28 @@ async fn the_sweep_finds_what_the_socket_never_delivered() {
     wait_for(&archive, &want, Duration::from_secs(60)).await;
     let skipped = sim.shared.skipped.lock().unwrap().clone();
     assert!(skipped.len() >= 10, "{} skipped", skipped.len());
-    let expected = untouched(&stream, &skipped) as u64;
-    assert!(expected > 0);
+    let lost = untouched(&stream, &skipped);
+    assert!(!lost.is_empty());
+    // Each came back by the sweep or by a backfill (a new space's, or after a drop
+    // on a loaded machine), never live.
+    let mut expected = 0;
+    for id in &lost {
+        let from = sources(&archive, id).await;
+        assert!(
+            !from.iter().any(|s| s == "live"),
+            "{id} came live: {from:?}"
+        );
+        expected += u64::from(from.iter().any(|s| s == "sweep"));
+        assert!(
+            from.iter().any(|s| s == "sweep" || s == "backfill"),
+            "{id}: {from:?}"
+        );
+    }
+    assert!(
+        expected > 0,
+        "the sweep found none of {} skipped",
+        lost.len()
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     let recovered = loop {
         let metrics = get(&addr, "/metrics").await.map(|(_, body)| body);
