@@ -8,6 +8,7 @@
 pub mod archiver;
 pub mod auth;
 pub mod backfill;
+pub mod budget;
 pub mod controller;
 pub mod engineio;
 pub mod health;
