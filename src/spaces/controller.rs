@@ -242,13 +242,25 @@ async fn backfill_worker(
             job = jobs.recv() => match job { Some(job) => job, None => return },
             _ = shutdown.changed() => return,
         };
-        if matches!(first, Job::Whole(_)) {
-            tokio::select! {
-                _ = sleep(NEW_SPACES_GATHER) => {}
-                _ = shutdown.changed() => return,
+        let mut queued = vec![first];
+        if matches!(queued[0], Job::Whole(_)) {
+            // New spaces gather a moment, but a gap to fill does not wait for them.
+            let deadline = Instant::now() + NEW_SPACES_GATHER;
+            loop {
+                tokio::select! {
+                    job = jobs.recv() => match job {
+                        Some(job @ Job::Gap { .. }) => {
+                            queued.push(job);
+                            break;
+                        }
+                        Some(job) => queued.push(job),
+                        None => break,
+                    },
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    _ = shutdown.changed() => return,
+                }
             }
         }
-        let mut queued = vec![first];
         while let Ok(job) = jobs.try_recv() {
             queued.push(job);
         }
