@@ -2,8 +2,9 @@
 //! whose title, type, archive status or members differ from the archive is updated
 //! from its listing item, stored as a `topic.updated` payload (the item as its
 //! `content`, source `backfill`), so joins and leaves noticed this way are recorded
-//! as seen then. Only what the item carries is compared: a listing without members
-//! says nothing about them.
+//! as seen then. A listed space the archive does not hold at all (one created while
+//! nobody listened, with no message yet) is stored the same way. Only what the item
+//! carries is compared: a listing without members says nothing about them.
 
 use std::collections::BTreeSet;
 
@@ -14,7 +15,7 @@ use crate::store::reconcile::{space_states, SpaceState};
 use crate::store::{Archive, Item, Source, StoreError};
 
 /// Items for the writer: one `topic.updated` payload per listed space that differs
-/// from what the archive holds of it.
+/// from what the archive holds of it, or that it does not hold yet.
 pub async fn listing_changes(
     archive: &Archive,
     listed: &[SpaceInfo],
@@ -32,12 +33,13 @@ pub async fn listing_changes(
         let Payload::Space(listed) = &event.decoded.payload else {
             continue;
         };
-        // A space the archive does not hold yet comes with its messages (a new
-        // space is backfilled whole); only what changed in a known one is news.
-        if stored
-            .get(&space.id)
-            .is_some_and(|state| differs(state, listed))
-        {
+        // A space the archive does not hold yet is kept when the listing says
+        // something of it: one without messages has nothing else to bring it.
+        let news = match stored.get(&space.id) {
+            Some(state) => differs(state, listed),
+            None => differs(&SpaceState::default(), listed),
+        };
+        if news {
             tracing::info!(
                 space = space.id,
                 "space changed while not listening: updated from the listing"

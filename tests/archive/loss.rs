@@ -29,9 +29,24 @@ async fn drops_lose_nothing(paging: Paging) {
     let sim = simulator(options, &stream).await;
     let log = archive.dir.path().join("run.log");
     let child = spawn_run(&archive, &sim.url(), "simulator-token", &[], &log);
-    let want = snapshot(&reference(&stream)).await;
+    let reference = reference(&stream);
+    let want = snapshot(&reference).await;
     sim.finished().await;
     wait_for(&archive, &want, Duration::from_secs(60)).await;
+    // Space changes sent while the socket was down come from the listings after
+    // each reconnect: every space ends with its title, type, status and members.
+    let want_spaces = spaces(&reference).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while spaces(&archive).await != want_spaces {
+        let got = spaces(&archive).await;
+        let ours: Vec<_> = got.iter().filter(|s| !want_spaces.contains(s)).collect();
+        let theirs: Vec<_> = want_spaces.iter().filter(|s| !got.contains(s)).collect();
+        assert!(
+            Instant::now() < deadline,
+            "spaces differ: ours {ours:?}, the stream's {theirs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert_eq!(child.stop(), 0);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(crate::live::connects(&log) >= 4, "{text}");
@@ -47,6 +62,22 @@ async fn drops_lose_nothing_when_the_server_pages_by_offset() {
 #[tokio::test(flavor = "multi_thread")]
 async fn drops_lose_nothing_when_the_server_pages_by_keyset() {
     drops_lose_nothing(Paging::Keyset).await;
+}
+
+/// Every space's title, type, status and present members.
+async fn spaces(
+    archive: &TestArchive,
+) -> Vec<(String, Option<String>, Option<String>, Option<i64>, String)> {
+    let mut db = archive.db().await;
+    sqlx::query_as(
+        "SELECT s.id, s.title, s.type, s.status, \
+         coalesce((SELECT group_concat(person_id) FROM (SELECT person_id FROM space_members m \
+           WHERE m.space_id = s.id AND m.left_at IS NULL ORDER BY person_id)), '') \
+         FROM spaces s ORDER BY s.id",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap_or_default()
 }
 
 /// Under Avaya's default REST limits (60 a minute per resource, 600 per 5 minutes),
