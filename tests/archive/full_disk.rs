@@ -112,15 +112,17 @@ async fn log_shows(path: &Path, needle: &str, limit: Duration) {
     }
 }
 
-async fn stored_events(archive: &TestArchive) -> i64 {
-    if !archive.data_dir().join("archive.sqlite").exists() {
-        return 0;
+/// Waits until `run` has stored some payloads.
+async fn archiving(archive: &TestArchive, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while archive.stored_events().await < 500 {
+        assert!(
+            Instant::now() < deadline,
+            "nothing archived: {}",
+            log_text(log)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut db = archive.db().await;
-    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events")
-        .fetch_one(&mut db)
-        .await
-        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -142,15 +144,7 @@ async fn run_holds_through_a_full_disk_and_resumes_by_itself() {
     let log = archive.dir.path().join("run.log");
     let args = ["--metrics-addr", &addr];
     let child = spawn_run(&archive, &sim.url(), "simulator-token", &args, &log);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while stored_events(&archive).await < 500 {
-        assert!(
-            Instant::now() < deadline,
-            "nothing archived: {}",
-            log_text(&log)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    archiving(&archive, &log).await;
     let filler = fs.fill();
     let body = health_becomes(&addr, 503, Duration::from_secs(60)).await;
     assert!(
@@ -199,15 +193,7 @@ async fn sigterm_during_a_stall_exits_within_ten_seconds_and_nothing_is_lost() {
     .await;
     let log = archive.dir.path().join("run.log");
     let child = spawn_run(&archive, &sim.url(), "simulator-token", &[], &log);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while stored_events(&archive).await < 500 {
-        assert!(
-            Instant::now() < deadline,
-            "nothing archived: {}",
-            log_text(&log)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    archiving(&archive, &log).await;
     let filler = fs.fill();
     log_shows(&log, "storage failing", Duration::from_secs(60)).await;
     let (code, took) = child.stop_timed();

@@ -92,6 +92,19 @@ impl TestArchive {
         serde_json::from_str(&run.stdout).expect("stats JSON")
     }
 
+    /// Payloads stored so far: 0 before the archive exists or is migrated (the file
+    /// exists, private and empty, a moment before its tables).
+    pub async fn stored_events(&self) -> i64 {
+        if !self.data_dir().join("archive.sqlite").exists() {
+            return 0;
+        }
+        let mut db = self.db().await;
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events")
+            .fetch_one(&mut db)
+            .await
+            .unwrap_or(0)
+    }
+
     /// A read connection to the archive's SQLite file.
     pub async fn db(&self) -> SqliteConnection {
         Self::db_at(&self.data_dir()).await

@@ -17,18 +17,6 @@ const FED: usize = 12_000;
 /// The killed run is killed once this many payloads are stored.
 const KILL_AT: i64 = 3_000;
 
-/// Payloads stored so far (0 before the archive exists or is migrated).
-async fn stored(archive: &TestArchive) -> i64 {
-    if !archive.data_dir().join("archive.sqlite").exists() {
-        return 0;
-    }
-    let mut db = archive.db().await;
-    sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(&mut db)
-        .await
-        .unwrap_or(0)
-}
-
 /// `stats --json` without the count that depends on how often input was given.
 fn counts(archive: &TestArchive) -> (Value, i64) {
     let mut stats = archive.stats();
@@ -62,7 +50,7 @@ async fn a_killed_ingest_then_the_whole_stream_equals_one_ingest() {
         stdin
     });
     let deadline = Instant::now() + Duration::from_secs(60);
-    while stored(&archive).await < KILL_AT {
+    while archive.stored_events().await < KILL_AT {
         assert!(
             child.try_wait().unwrap().is_none(),
             "ingest exited before it was killed"
@@ -76,7 +64,7 @@ async fn a_killed_ingest_then_the_whole_stream_equals_one_ingest() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     drop(feeder.join().unwrap());
-    let before = stored(&archive).await;
+    let before = archive.stored_events().await;
     let duplicates_before = {
         let mut db = archive.db().await;
         scalar(

@@ -380,17 +380,7 @@ async fn a_killed_run_loses_nothing_once_restarted() {
     // Killed mid-stream: once some payloads are stored (a fixed wait was too short
     // on a loaded machine, where `run` had not connected yet).
     let deadline = Instant::now() + Duration::from_secs(60);
-    let stored = || async {
-        if !archive.data_dir().join("archive.sqlite").exists() {
-            return 0;
-        }
-        let mut db = archive.db().await;
-        // Not migrated yet: nothing stored.
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events")
-            .fetch_one(&mut db)
-            .await
-            .unwrap_or(0)
-    };
+    let stored = || archive.stored_events();
     while stored().await < 200 {
         assert!(Instant::now() < deadline, "nothing archived within 60 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
