@@ -37,7 +37,12 @@ pub fn replace_lone_surrogates(text: &str) -> Option<(String, Vec<u16>)> {
     let mut copied = 0;
     let mut lone = Vec::new();
     let mut i = 0;
-    while let Some(found) = text[i..].find('\\') {
+    // Searched as bytes: an escape's second character may be any character, so
+    // `i` can land inside a multi-byte one, where a `str` slice would panic.
+    while let Some(found) = bytes
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'\\'))
+    {
         i += found;
         let Some(unit) = unit_at(bytes, i) else {
             // Any other escape (`\\`, `\"`, `\n`…) is two characters.
@@ -148,5 +153,19 @@ mod tests {
         assert!(from_str_lenient::<Value>("\\").is_err());
         assert_eq!(replace_lone_surrogates("\\u"), None);
         assert_eq!(replace_lone_surrogates("x\\"), None);
+    }
+
+    #[test]
+    fn a_backslash_before_a_multibyte_character_does_not_panic() {
+        // The fuzzer's find: `\` then U+06DC, whose second byte an escape's
+        // two-character skip lands on.
+        let found = "/usme/\\\u{4}\0\u{3}//\u{1c}\\%/\u{1c}\\\u{6dc}c\u{b}";
+        assert_eq!(replace_lone_surrogates(found), None);
+        assert!(from_str_lenient::<Value>(found).is_err());
+        // And a lone escape after one is still replaced, the text around kept.
+        let json = "{\"t\":\"\\\u{e9}\\ud83d \u{6dc}\"}";
+        let (fixed, lone) = replace_lone_surrogates(json).unwrap();
+        assert_eq!(fixed, "{\"t\":\"\\\u{e9}\\uFFFD \u{6dc}\"}");
+        assert_eq!(lone, vec![0xD83D]);
     }
 }
