@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod event;
 pub mod export;
+pub mod files;
 pub mod generate;
 pub mod index;
 pub mod ingest;
