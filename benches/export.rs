@@ -65,6 +65,7 @@ fn main() {
         raw: false,
         after_cursor: None,
         sort_memory: SORT_MEMORY,
+        files: false,
     };
     let started = Instant::now();
     let summary = runtime.block_on(async {

@@ -1,7 +1,8 @@
 //! `spaces-archive`: a complete, searchable, exportable record of Avaya Spaces.
 //!
 //! Data flows one way: payloads (live socket, REST backfill, `ingest`) are decoded
-//! ([`event`]), then written by one writer ([`ingest`]) into SQLite ([`store`]).
+//! ([`event`]), then written by one writer ([`writer`]) into SQLite ([`store`]);
+//! attachments' bytes are fetched beside it ([`files`]).
 
 pub mod cli;
 pub mod config;
@@ -18,5 +19,6 @@ pub mod search;
 pub mod simulate;
 pub mod spaces;
 pub mod store;
+pub mod tls;
 pub mod verify;
 pub mod writer;

@@ -48,6 +48,9 @@ pub fn hit_text(hit: &SearchHit, color: bool) -> String {
     if r.versions > 1 {
         marks.push_str(" [edited]");
     }
+    if hit.snippet.source == "attachment" {
+        marks.push_str(" [matched inside an attachment]");
+    }
     if hit.snippet.source == "history" {
         marks.push_str(" [matched an earlier version]");
     }

@@ -9,7 +9,9 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::Searcher;
 
 use crate::index::{IndexError, QueryError, RemovedFilter, SearchIndex, SearchRequest, Sort};
-use crate::store::lookup::{earlier_texts, hit_rows, person_ids, space_ids, HitRow};
+use crate::store::lookup::{
+    attachment_texts, earlier_texts, hit_rows, person_ids, space_ids, HitRow,
+};
 use crate::store::{Archive, StoreError};
 
 /// Longest snippet, in characters.
@@ -49,7 +51,7 @@ pub struct Snippet {
     pub text: String,
     /// Byte ranges of matched terms in `text`.
     pub highlights: Vec<Range<usize>>,
-    /// Where it came from: `text`, `description` or `history`.
+    /// Where it came from: `text`, `description`, `history` or `attachment`.
     pub source: &'static str,
 }
 
@@ -171,15 +173,33 @@ pub async fn search_with(
     } else {
         earlier_texts(archive, &need).await?
     };
+    for (row, _, snippet) in &mut found {
+        if snippet.is_none() {
+            if let Some(texts) = earlier.remove(&row.id) {
+                *snippet = snippets.earlier(&texts.join("\n"));
+            }
+        }
+    }
+    // Hits whose match is in neither: the text inside their attachments.
+    let need: Vec<&str> = found
+        .iter()
+        .filter(|(_, _, snippet)| snippet.is_none())
+        .map(|(row, _, _)| row.id.as_str())
+        .collect();
+    let mut inside = if need.is_empty() {
+        Default::default()
+    } else {
+        attachment_texts(archive, &need).await?
+    };
     Ok(found
         .drain(..)
         .map(|(row, score, snippet)| {
-            let snippet = snippet.unwrap_or_else(|| {
-                let texts = earlier.remove(&row.id).unwrap_or_default();
-                snippets
-                    .earlier(&texts.join("\n"))
-                    .unwrap_or_else(|| plain(&row))
-            });
+            let snippet = snippet
+                .or_else(|| {
+                    let text = inside.remove(&row.id)?;
+                    snippets.inside(&text)
+                })
+                .unwrap_or_else(|| plain(&row));
             SearchHit {
                 row,
                 score,
@@ -201,6 +221,7 @@ const WINDOW: usize = 1_024;
 struct Snippets {
     text: SnippetGenerator,
     history: SnippetGenerator,
+    attachment: SnippetGenerator,
     /// The query's words (as indexed: lower-case), to find a window by.
     words: Vec<String>,
 }
@@ -226,6 +247,7 @@ impl Snippets {
         Ok(Snippets {
             text: make(f.text)?,
             history: make(f.history)?,
+            attachment: make(f.attachment)?,
             words,
         })
     }
@@ -259,6 +281,17 @@ impl Snippets {
             .find_map(|(text, source)| {
                 let snippet = self.cut(&self.text, text);
                 (!snippet.highlighted().is_empty()).then(|| to_snippet(&snippet, source))
+            })
+    }
+
+    /// The matched part of the text inside the attachments: words the user named
+    /// `attachment:` first, then the default ones.
+    fn inside(&self, text: &str) -> Option<Snippet> {
+        [&self.attachment, &self.text]
+            .into_iter()
+            .find_map(|generator| {
+                let snippet = self.cut(generator, text);
+                (!snippet.highlighted().is_empty()).then(|| to_snippet(&snippet, "attachment"))
             })
     }
 

@@ -56,6 +56,10 @@ pub struct ExportFlags {
     /// Only what changed after the cursor of an earlier export (same filters).
     #[arg(long, value_name = "CURSOR")]
     pub after_cursor: Option<String>,
+    /// Also write the stored files the records name beside the export
+    /// (`FILE.files/<sha256>`); needs `--output`.
+    #[arg(long)]
+    pub files: bool,
     /// Memory for putting lines in export order, in MiB; beyond it, sorted runs are
     /// spilled to unlinked files beside the output (the archive's, for stdout).
     #[arg(long, value_name = "MIB", default_value_t = 16,
@@ -97,6 +101,7 @@ pub async fn run(global: &Global, args: ExportArgs) -> anyhow::Result<Outcome> {
         raw: flags.raw,
         sort_memory: usize::from(flags.sort_memory) << 20,
         after_cursor: flags.after_cursor,
+        files: flags.files,
     };
     let compression = flags.compress.map(|c| match c {
         CompressArg::Zstd => Compression::Zstd,
@@ -129,6 +134,14 @@ pub async fn run(global: &Global, args: ExportArgs) -> anyhow::Result<Outcome> {
             eprintln!("exported {}", counts.join(", "));
             if let Some(path) = &flags.output {
                 eprintln!("{}: sha256 {}", path.display(), summary.file_sha256);
+            }
+            if let (Some(files), Some(path)) = (summary.files, &flags.output) {
+                eprintln!(
+                    "{} files ({} bytes) in {}",
+                    files.count,
+                    files.bytes,
+                    crate::export::files::files_dir(path).display()
+                );
             }
             eprintln!("cursor {}", summary.cursor);
             Ok(Outcome::Success)

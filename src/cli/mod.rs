@@ -1,6 +1,7 @@
 //! The command line: global options, one file per subcommand, and the exit codes.
 
 mod export;
+mod files;
 mod filters;
 mod generate;
 mod health;
@@ -93,6 +94,9 @@ pub enum Command {
     /// Write a compliance export (JSON lines with versions, removals, manifest,
     /// checksums and a cursor); `export verify FILE` checks one.
     Export(export::ExportArgs),
+    /// List attachments' files and their state; `files fetch` fetches what is
+    /// pending or failed; `files verify` hashes every stored file again.
+    Files(files::FilesArgs),
     /// Rebuild the search index from SQLite.
     Reindex(reindex::ReindexArgs),
     /// Check SQLite integrity and that every message is indexed exactly once.
@@ -181,6 +185,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Spaces(args) => spaces::run(&cli.global, args).await,
         Command::Stats(args) => stats::run(&cli.global, args).await,
         Command::Export(args) => export::run(&cli.global, args).await,
+        Command::Files(args) => files::run(&cli.global, args).await,
         Command::Reindex(args) => reindex::run(&cli.global, args).await,
         Command::Verify(args) => verify::run(&cli.global, args).await,
         Command::Run(args) => run::run(&cli.global, args).await,

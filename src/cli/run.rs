@@ -106,6 +106,10 @@ pub struct RunArgs {
     /// (`30m`, `12h`, `7d`).
     #[arg(long, default_value = "24h", value_parser = parse_window, value_name = "DURATION")]
     pub sweep_window: Duration,
+    /// Attachments bigger than this are not fetched, and listed as `too_large`
+    /// (`KiB`, `MiB`, `GiB`).
+    #[arg(long, default_value = "512MiB", value_parser = crate::files::parse_size, value_name = "SIZE")]
+    pub max_file_size: u64,
     /// Largest delay between reconnect attempts, in seconds.
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
     pub max_reconnect_delay: f64,
@@ -128,12 +132,17 @@ fn seconds(value: f64, name: &str) -> anyhow::Result<Duration> {
 
 /// The token: `--token-file`, else the environment.
 fn token(args: &RunArgs) -> anyhow::Result<Token> {
-    if let Some(path) = &args.token_file {
-        return Ok(Token::from_file(args.token_type, path)?);
+    token_from(args.token_type, args.token_file.as_deref())
+}
+
+/// The token of this type: read from `file`, else from the environment.
+pub fn token_from(kind: TokenType, file: Option<&std::path::Path>) -> anyhow::Result<Token> {
+    if let Some(path) = file {
+        return Ok(Token::from_file(kind, path)?);
     }
     let value = std::env::var(TOKEN_ENV)
         .map_err(|_| anyhow::anyhow!("no token: set {TOKEN_ENV} or pass --token-file FILE"))?;
-    Ok(Token::new(args.token_type, &value, TOKEN_ENV)?)
+    Ok(Token::new(kind, &value, TOKEN_ENV)?)
 }
 
 /// The refresh token given: `--refresh-token-file`, else the environment.
@@ -243,6 +252,7 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
             per_minute_per_resource: args.rest_per_minute,
         },
         metrics_addr: args.metrics_addr,
+        max_file_size: args.max_file_size,
         sweep: SweepOptions {
             interval: seconds(args.sweep_interval, "sweep-interval")?
                 .max(Duration::from_millis(100)),

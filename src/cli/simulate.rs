@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 use super::{Global, Outcome};
 use crate::generate::{GenerateOptions, Generator};
 use crate::simulate::accounts::OAuthSim;
+use crate::simulate::files::FileOptions;
 use crate::simulate::{Paging, SimOptions, Simulator};
 
 /// Arguments of `simulate`.
@@ -91,6 +92,22 @@ pub struct SimulateArgs {
     /// in the REST API) but never sent on the socket.
     #[arg(long, value_name = "N")]
     pub skip_every: Option<u64>,
+    /// Fault: every Nth attachment (by its key) is missing from the storage (404).
+    #[arg(long, value_name = "N")]
+    pub missing_files: Option<u64>,
+    /// Fault: every Nth attachment (by its key) answers 503 to its first two
+    /// downloads.
+    #[arg(long, value_name = "N")]
+    pub flaky_files: Option<u64>,
+    /// Fault: every Nth download URL is handed out already expired.
+    #[arg(long, value_name = "N")]
+    pub expired_urls: Option<u64>,
+    /// Fault: downloads are throttled to this many bytes a second (`KiB`, `MiB`).
+    #[arg(long, value_name = "SIZE", value_parser = crate::files::parse_size)]
+    pub slow_files: Option<u64>,
+    /// Seconds a signed download URL stays valid.
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    pub url_ttl: f64,
     /// Write the base URL to this file once listening (useful with port 0).
     #[arg(long, value_name = "FILE")]
     pub url_file: Option<PathBuf>,
@@ -131,6 +148,13 @@ pub async fn run(_global: &Global, args: SimulateArgs) -> anyhow::Result<Outcome
             refresh_token: args.refresh_token.clone(),
             refuse_attempts: args.refuse_refresh.clone(),
         }),
+        files: FileOptions {
+            url_ttl: secs(args.url_ttl),
+            missing_every: args.missing_files.filter(|n| *n > 0),
+            flaky_every: args.flaky_files.filter(|n| *n > 0),
+            expired_every: args.expired_urls.filter(|n| *n > 0),
+            slow: args.slow_files.filter(|n| *n > 0),
+        },
     };
     let (spaces, payloads) = source(&args)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::{Global, Outcome};
 use crate::event::time::format_millis;
+use crate::store::file_reads::{file_counts, FileCounts};
 use crate::store::read::{stats, Stats};
 
 /// Arguments of `stats`.
@@ -20,11 +21,15 @@ pub struct StatsArgs {
 pub async fn run(global: &Global, args: StatsArgs) -> anyhow::Result<Outcome> {
     let archive = global.open().await?;
     let stats = stats(&archive).await?;
+    let files = file_counts(&archive).await?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        writeln!(out, "{}", to_json(&stats))?;
+        let mut json = to_json(&stats);
+        json["files"] = files_json(&files);
+        writeln!(out, "{json}")?;
     } else {
         write!(out, "{}", to_text(&stats))?;
+        write!(out, "{}", files_text(&files))?;
     }
     Ok(Outcome::Success)
 }
@@ -53,6 +58,34 @@ fn to_json(s: &Stats) -> serde_json::Value {
         "first_message": s.first_message.map(format_millis),
         "last_message": s.last_message.map(format_millis),
     })
+}
+
+fn files_json(f: &FileCounts) -> serde_json::Value {
+    let mut by_status = serde_json::Map::new();
+    for (status, n) in &f.by_status {
+        by_status.insert(status.as_str().into(), (*n).into());
+    }
+    serde_json::json!({
+        "by_status": by_status,
+        "stored_contents": f.contents,
+        "stored_bytes": f.bytes,
+    })
+}
+
+fn files_text(f: &FileCounts) -> String {
+    let counts: Vec<String> = f
+        .by_status
+        .iter()
+        .map(|(s, n)| format!("{} {n}", s.as_str()))
+        .collect();
+    format!(
+        "files         {}
+file bytes    {} in {} distinct files stored
+",
+        counts.join(", "),
+        f.bytes,
+        f.contents
+    )
 }
 
 fn to_text(s: &Stats) -> String {

@@ -12,6 +12,9 @@ pub struct VerifyArgs {
     /// List at most this many ids per problem.
     #[arg(long, default_value_t = 20)]
     pub show: usize,
+    /// Also hash every stored attachment file again (`files verify`).
+    #[arg(long)]
+    pub files: bool,
 }
 
 fn list(title: &str, items: &[String], show: usize) {
@@ -56,14 +59,22 @@ pub async fn run(global: &Global, args: VerifyArgs) -> anyhow::Result<Outcome> {
             report.pending
         );
     }
-    if report.is_ok() {
+    let files_ok = if args.files {
+        super::files::verify(global).await?.problems.is_empty()
+    } else {
+        true
+    };
+    if report.is_ok() && files_ok {
         eprintln!(
             "ok: {} messages, SQLite intact, every message indexed exactly once",
             report.messages
         );
         Ok(Outcome::Success)
-    } else {
+    } else if !report.is_ok() {
         eprintln!("verify failed (`spaces-archive reindex` rebuilds the index from SQLite)");
+        Ok(Outcome::Failure)
+    } else {
+        eprintln!("verify failed: stored files are altered or missing");
         Ok(Outcome::Failure)
     }
 }

@@ -28,6 +28,8 @@ pub struct MessageDocument {
     pub description: String,
     /// Attachment names.
     pub attachments: String,
+    /// Text found inside the attachments' stored files (of any version).
+    pub file_text: String,
     /// Plain text of each earlier version that differs from the current one, oldest
     /// first.
     pub history: Vec<String>,

@@ -65,6 +65,12 @@ pub struct Attachment {
     /// `thumbnailFile` key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thumbnail_file: Option<String>,
+    /// `previewUrl`: a URL of the file (for images).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview_url: Option<String>,
+    /// `thumbnailUrl`: a URL of the thumbnail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
 }
 
 /// What a message event does.
@@ -417,6 +423,8 @@ fn attachment(value: &Value, warnings: &mut Vec<String>) -> Option<Attachment> {
         provider: f.string("provider"),
         path: f.string("path"),
         thumbnail_file: f.string("thumbnailFile"),
+        preview_url: f.string("previewUrl"),
+        thumbnail_url: f.string("thumbnailUrl"),
     })
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use sqlx::{QueryBuilder, Sqlite};
 
+use super::attachments::{with_states, FileStates};
 use super::json;
 use super::records::PersonRecord;
 use super::scope::Scope;
@@ -107,6 +108,7 @@ pub struct MessageLines<'c, 'p> {
     payload: RawStatement<'c>,
     events: Option<(RawStatement<'c>, i64)>,
     people: &'p PersonJson,
+    files: &'p Arc<FileStates>,
     head: Head,
     versions: Vec<u8>,
     previous: Fields,
@@ -124,6 +126,7 @@ impl<'c, 'p> MessageLines<'c, 'p> {
     pub fn new(
         conn: &'c RawConnection<'_>,
         people: &'p PersonJson,
+        files: &'p Arc<FileStates>,
         raw_until: Option<i64>,
     ) -> Result<MessageLines<'c, 'p>, StoreError> {
         Ok(MessageLines {
@@ -135,6 +138,7 @@ impl<'c, 'p> MessageLines<'c, 'p> {
                 None => None,
             },
             people,
+            files,
             head: Head::default(),
             versions: Vec::new(),
             previous: Fields::default(),
@@ -179,6 +183,7 @@ impl<'c, 'p> MessageLines<'c, 'p> {
             payload,
             events,
             people,
+            files,
             head,
             versions: written,
             previous,
@@ -235,7 +240,7 @@ impl<'c, 'p> MessageLines<'c, 'p> {
         let mut current = None;
         loop {
             if !stmt.is_null(12) {
-                next.read(stmt, payload, &head.id)?;
+                next.read(stmt, payload, &head.id, files)?;
                 next.read_assignees(stmt, people)?;
                 let vno = stmt.i64(12);
                 if versions > 0 {
@@ -429,6 +434,7 @@ impl Fields {
         row: &RawStatement<'_>,
         payload: &mut RawStatement<'_>,
         message_id: &str,
+        files: &FileStates,
     ) -> Result<(), ExportError> {
         let text = row.text(18, "version text")?.unwrap_or_default();
         let description = row.text(20, "version description")?.unwrap_or_default();
@@ -475,10 +481,10 @@ impl Fields {
         self.due = row.opt_i64(23);
         match row.text(24, "attachments")? {
             Some(attachments) => {
-                serde_json::from_str::<serde::de::IgnoredAny>(attachments).map_err(|e| {
+                let attachments = with_states(attachments, files).map_err(|e| {
                     StoreError::Corrupt(format!("message {message_id}: attachments: {e}"))
                 })?;
-                set(&mut self.attachments, attachments);
+                self.attachments = attachments;
             }
             None => set(&mut self.attachments, "[]"),
         }

@@ -9,7 +9,9 @@
 //! merged in export order; one thread hashes the lines a block at a time, and another
 //! writes them.
 
+mod attachments;
 mod direct;
+pub mod files;
 mod json;
 mod messages;
 mod order;
@@ -22,6 +24,7 @@ pub mod verify;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use indicatif::ProgressBar;
 use sqlx::sqlite::LockedSqliteHandle;
@@ -35,6 +38,7 @@ pub use sink::Compression;
 use sink::Sink;
 
 use crate::event::time::{format_millis, now_millis};
+use crate::files::content::ContentStore;
 use crate::store::raw::RawConnection;
 use crate::store::{Archive, StoreError};
 
@@ -73,6 +77,8 @@ pub struct ExportSummary {
     pub cursor: String,
     /// SHA-256 of the bytes written (the file as stored, compressed or not).
     pub file_sha256: String,
+    /// With `--files`: the files written beside the export.
+    pub files: Option<files::FilesWritten>,
 }
 
 /// Writes an export of `archive` to `output` (stdout when `None`).
@@ -92,6 +98,7 @@ pub async fn export(
     let mut snapshot = archive.pool().begin().await?;
     let info = archive_info(&mut snapshot).await?;
     let people = spaces::load_people(&mut snapshot).await?;
+    let files = attachments::load_states(&mut snapshot).await?;
     let last_seq = info.last_seq;
     let mut sink = Sink::open(output, compression)?;
     let filters = {
@@ -153,6 +160,7 @@ pub async fn export(
         let people = PersonJson::new(&people);
         let reading = Reading {
             people: &people,
+            files: &files,
             raw_until: scope.raw.then_some(last_seq),
             spill_dir: &spill_dir,
             budget: options.sort_memory / handles.len(),
@@ -172,11 +180,26 @@ pub async fn export(
         .map_err(|_| std::io::Error::other("the export's writer thread panicked"))??;
     streamed?;
     progress.finish_and_clear();
+    let copied = match (options.files, output) {
+        (false, _) => None,
+        (true, Some(output)) => {
+            let data_dir = archive.path().parent().unwrap_or(Path::new("."));
+            let store = ContentStore::open(data_dir)?;
+            let used = files.used();
+            Some(blocking(|| files::copy_files(&store, output, &used))?)
+        }
+        (true, None) => {
+            return Err(ExportError::Filter(
+                "--files needs --output FILE: the files are written beside it".into(),
+            ))
+        }
+    };
     let cursor = scope.cursor(last_seq);
     let complete = Complete {
         kind: "complete",
         counts: &counts,
         cursor: cursor.clone(),
+        files: copied,
         sha256: sink.records_sha256(),
     };
     let file_sha256 = sink.finish(&serde_json::to_vec(&complete)?)?;
@@ -184,6 +207,7 @@ pub async fn export(
         counts,
         cursor,
         file_sha256,
+        files: copied,
     })
 }
 
@@ -298,6 +322,7 @@ async fn same_snapshots(
 /// What every reading thread shares.
 struct Reading<'a> {
     people: &'a PersonJson,
+    files: &'a Arc<attachments::FileStates>,
     raw_until: Option<i64>,
     spill_dir: &'a Path,
     budget: usize,
@@ -383,7 +408,7 @@ impl Reading<'_> {
         order: &[u32],
         next: &AtomicUsize,
     ) -> Result<(Runs, LineCounts), ExportError> {
-        let mut lines = MessageLines::new(conn, self.people, self.raw_until)?;
+        let mut lines = MessageLines::new(conn, self.people, self.files, self.raw_until)?;
         let mut runs = Runs::new(self.spill_dir, self.budget);
         let mut read = LineCounts::default();
         loop {

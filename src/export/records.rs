@@ -120,6 +120,9 @@ pub struct Complete<'a> {
     pub counts: &'a BTreeMap<String, u64>,
     /// Pass to `--after-cursor` for what changes after this export.
     pub cursor: String,
+    /// With `--files`: the stored files written beside the export.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<super::files::FilesWritten>,
     /// SHA-256 (hex) of every byte before this line.
     pub sha256: String,
 }

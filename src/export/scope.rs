@@ -44,6 +44,8 @@ pub struct ExportOptions {
     /// Bytes of lines held in memory while putting them in export order; beyond it,
     /// sorted runs are spilled to unlinked files beside the output.
     pub sort_memory: usize,
+    /// Write the stored files the records name beside the export (`NAME.files/`).
+    pub files: bool,
 }
 
 /// The default of [`ExportOptions::sort_memory`]: 16 MiB.

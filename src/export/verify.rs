@@ -1,8 +1,8 @@
 //! `export verify FILE`: proves an export whole and unaltered, or names what is wrong:
 //! the manifest and `complete` records, the counts, the SHA-256 of the records, and the
-//! `FILE.sha256` sidecar. Compressed exports (zstd, gzip) are recognised by their bytes.
+//! `FILE.sha256` sidecar, and with `--files` the files beside it. Compressed exports (zstd, gzip) are recognised by their bytes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
@@ -41,7 +41,11 @@ pub fn verify_file(path: &Path) -> io::Result<Verification> {
         [0x1f, 0x8b, ..] => Box::new(BufReader::new(flate2::read::GzDecoder::new(file))),
         _ => Box::new(file),
     };
-    check_records(reader, &mut found);
+    let named = check_records(reader, &mut found);
+    if let Some((claimed, named)) = named {
+        let problems = super::files::check_files(path, &claimed, &named);
+        found.problems.extend(problems);
+    }
     Ok(found)
 }
 
@@ -68,7 +72,13 @@ fn check_sidecar(path: &Path, found: &mut Verification) -> io::Result<()> {
 }
 
 /// Checks the lines: every line but the last is hashed; the last must be `complete`.
-fn check_records(mut reader: Box<dyn BufRead>, found: &mut Verification) {
+/// Returns the `complete` record's `files` and the stored files the records name,
+/// when it lists files.
+fn check_records(
+    mut reader: Box<dyn BufRead>,
+    found: &mut Verification,
+) -> Option<(Value, BTreeSet<String>)> {
+    let mut named = BTreeSet::new();
     let mut hash = Sha256::new();
     let mut held: Option<Vec<u8>> = None;
     let mut versions = 0u64;
@@ -83,7 +93,7 @@ fn check_records(mut reader: Box<dyn BufRead>, found: &mut Verification) {
                     "truncated or corrupt: reading after line {} failed: {e}",
                     found.lines
                 ));
-                return;
+                return None;
             }
         }
         found.lines += 1;
@@ -102,6 +112,7 @@ fn check_records(mut reader: Box<dyn BufRead>, found: &mut Verification) {
             if found.lines == 2 {
                 check_manifest(&value, found);
             }
+            super::files::named_files(&value, &mut named);
             versions += value["versions"].as_array().map_or(0, |v| v.len() as u64);
             events += value["events"].as_array().map_or(0, |v| v.len() as u64);
             *found.counts.entry(kind).or_default() += 1;
@@ -109,13 +120,13 @@ fn check_records(mut reader: Box<dyn BufRead>, found: &mut Verification) {
     }
     let Some(last) = held else {
         found.problems.push("empty: the file has no records".into());
-        return;
+        return None;
     };
     if found.lines == 1 {
         found
             .problems
             .push("truncated: only one line, no records after it".into());
-        return;
+        return None;
     }
     let complete: Value = match serde_json::from_slice::<Value>(&last) {
         Ok(v) if v["type"] == "complete" && last.ends_with(b"\n") => v,
@@ -124,7 +135,7 @@ fn check_records(mut reader: Box<dyn BufRead>, found: &mut Verification) {
                 "truncated: the last line ({}) is not a complete record",
                 found.lines
             ));
-            return;
+            return None;
         }
     };
     found.counts.remove("manifest");
@@ -141,6 +152,8 @@ fn check_records(mut reader: Box<dyn BufRead>, found: &mut Verification) {
     }
     check_counts(&complete["counts"], found);
     found.cursor = complete["cursor"].as_str().map(str::to_string);
+    let files = complete.get("files").filter(|f| f.is_object())?;
+    Some((files.clone(), named))
 }
 
 fn check_manifest(first: &Value, found: &mut Verification) {

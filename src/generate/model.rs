@@ -97,6 +97,11 @@ const FILES: &[(&str, &str, &str)] = &[
     ("document", "text/plain", "notes.txt"),
     (
         "document",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "memo.docx",
+    ),
+    (
+        "document",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "budget.xlsx",
     ),
@@ -216,15 +221,32 @@ impl Generator {
         (0..self.rng.usize(1..=3))
             .map(|_| {
                 let (kind, mime, name) = FILES[self.rng.usize(..FILES.len())];
+                let id = format!(
+                    "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+                    self.rng.u32(..),
+                    self.rng.u16(..),
+                    self.rng.u16(..0xfff),
+                    self.rng.u16(..0xfff),
+                    self.rng.u64(..1 << 48)
+                );
+                // Mostly small, a few large: median ~125 KB, mean ~400 KB, up to 2 MB.
+                let x = f64::from(self.rng.u32(0..1_000_000)) / 1e6;
+                let size = 200 + (x.powi(4) * 2e6) as u64;
+                // Images have a thumbnail, whose key follows from the file's.
+                let thumbnail = if kind == "image" {
+                    format!("{id}-thumb")
+                } else {
+                    String::new()
+                };
                 json!({
-                    "fileId": format!("{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", self.rng.u32(..), self.rng.u16(..), self.rng.u16(..0xfff), self.rng.u16(..0xfff), self.rng.u64(..1 << 48)),
-                    "fileSize": self.rng.u32(200..20_000_000),
+                    "fileId": id,
+                    "fileSize": size,
                     "fileType": kind,
                     "name": format!("{}-{}", self.rng.u32(1..999), name),
                     "provider": "native",
                     "providerFileType": mime,
                     "path": "",
-                    "thumbnailFile": "",
+                    "thumbnailFile": thumbnail,
                     "convertStatus": 0,
                     "metaData": {"paging": 0, "prvwProvd": "gcs", "stgeProvd": "gcs"}
                 })

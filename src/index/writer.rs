@@ -66,12 +66,18 @@ impl IndexWriterHandle {
         let unshown: Vec<&str> = doc.unshown_history().collect();
         let edited = !unshown.is_empty();
         d.add_u64(f.edited, u64::from(edited));
-        let shown: [&str; 3] = [&doc.text, &doc.description, &doc.attachments];
+        let shown: [&str; 4] = [
+            &doc.text,
+            &doc.description,
+            &doc.attachments,
+            &doc.file_text,
+        ];
         let mut values: Vec<(Field, &str)> = shown.iter().map(|t| (f.text, *t)).collect();
         values.extend(unshown.iter().map(|t| (f.text, *t)));
         values.extend([
             (f.description, doc.description.as_str()),
             (f.attachment, doc.attachments.as_str()),
+            (f.attachment, doc.file_text.as_str()),
         ]);
         values.extend(doc.history.iter().map(|t| (f.history, t.as_str())));
         if edited {

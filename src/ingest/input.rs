@@ -228,7 +228,7 @@ mod tests {
             .iter()
             .filter_map(|i| match i {
                 Item::Rejected(r) => Some((r.line, r.reason.clone())),
-                Item::Event(_) => None,
+                Item::Event(_) | Item::File(_) => None,
             })
             .collect()
     }

@@ -1,6 +1,7 @@
 //! The simulator's REST endpoints, served from its history with the API's shapes:
 //! results in `data`, pages linked by absolute `nextPageUrl`, the token checked in
-//! the `Authorization` header.
+//! the `Authorization` header; and the storage of [`super::files`], which checks
+//! signed URLs instead.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,11 +28,18 @@ pub fn router(shared: Arc<Shared>, addr: SocketAddr) -> Router {
     Router::new()
         .route("/api/users/me/spaces", get(spaces))
         .route("/api/users/me/messages", get(messages))
+        .route("/api/files/getdownloadurl", get(download_urls))
         .route_layer(axum::middleware::from_fn_with_state(
             api.clone(),
             check_token,
         ))
-        .with_state(api)
+        .with_state(api.clone())
+        // The storage checks signatures, never tokens (and refuses any credential).
+        .merge(
+            Router::new()
+                .route("/storage/{key}", get(super::files::storage))
+                .with_state(api.shared),
+        )
 }
 
 /// `Authorization: jwt TOKEN` or `bearer TOKEN`, else 401.
@@ -111,6 +119,14 @@ fn page(
         .unwrap_or_default();
     let next = (end < items.len()).then(|| next_url(api, headers, path, query, &end.to_string()));
     Json(json!({ "data": data, "total": items.len(), "nextPageUrl": next })).into_response()
+}
+
+async fn download_urls(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    query: Query<HashMap<String, String>>,
+) -> Response {
+    super::files::download_urls(State(api.shared), headers, query).await
 }
 
 async fn spaces(

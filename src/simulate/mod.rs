@@ -5,9 +5,12 @@
 //! (from `generate` or a JSON-lines file) at a chosen rate, and can inject faults:
 //! drop every socket every N seconds (and refuse connects for a while after),
 //! refuse subscriptions for chosen spaces, send garbage frames, page its REST
-//! listing by offset as a naive server does, keep some messages off the socket.
+//! listing by offset as a naive server does, keep some messages off the socket. It
+//! also serves attachments' download URLs and bytes ([`files`]), with faults of
+//! their own.
 
 pub mod accounts;
+pub mod files;
 pub mod history;
 mod http;
 pub mod socket;
@@ -75,6 +78,8 @@ pub struct SimOptions {
     /// Serve `POST /oauth2/access_token` and accept the access tokens it issues
     /// (besides `token`) until they expire.
     pub oauth: Option<accounts::OAuthSim>,
+    /// Attachments' URLs and storage.
+    pub files: files::FileOptions,
 }
 
 impl Default for SimOptions {
@@ -94,6 +99,7 @@ impl Default for SimOptions {
             skip_every: None,
             auto_join: false,
             oauth: None,
+            files: files::FileOptions::default(),
         }
     }
 }
@@ -119,6 +125,8 @@ pub struct Shared {
     pub skipped: Mutex<Vec<String>>,
     /// The OAuth token endpoint, when served.
     pub accounts: Option<Arc<accounts::Accounts>>,
+    /// Files the stream named, and what the storage saw.
+    pub files: files::Shelf,
 }
 
 impl Shared {
@@ -203,6 +211,7 @@ impl Simulator {
                 .oauth
                 .clone()
                 .map(|o| Arc::new(accounts::Accounts::new(o))),
+            files: files::Shelf::new(),
         });
         let (layer, io) = SocketIo::builder()
             .ping_interval(options.ping_interval)
@@ -307,6 +316,7 @@ async fn play(
             .map_or(Value::Null, |(value, _)| value);
         let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_string);
         let (space, category) = (text("topicId"), text("category"));
+        shared.files.record(&value);
         shared
             .history
             .lock()

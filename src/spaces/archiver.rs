@@ -1,6 +1,7 @@
 //! The live archiver behind `spaces-archive run`: lists the spaces, starts the
 //! socket task, the controller (backfills, re-listings, the status line, see
-//! [`super::controller`]) and the reconciliation sweep, feeds one writer through a
+//! [`super::controller`]), the reconciliation sweep and the attachment fetcher
+//! ([`crate::files::fetch`]), feeds one writer through a
 //! bounded channel, and on shutdown lets everything drain, commit and close. Failing
 //! storage stalls the writer, which retries; a shutdown during a stall gives up and
 //! says how much was received but not archived.
@@ -21,6 +22,9 @@ use super::status::Status;
 use super::subscriber::{backoff, SocketConfig, Subscriber};
 use super::sweep::{Sweep, SweepOptions};
 use super::tokens::Tokens;
+use crate::files::content::ContentStore;
+use crate::files::download::Downloader;
+use crate::files::fetch::Fetcher;
 use crate::index::SearchIndex;
 use crate::store::{Archive, BatchReport, Item};
 use crate::writer::IndexCommitPolicy;
@@ -54,6 +58,8 @@ pub struct RunOptions {
     pub sweep: SweepOptions,
     /// Serve `/healthz` and `/metrics` here.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Attachments bigger than this are not fetched (`too_large`).
+    pub max_file_size: u64,
 }
 
 /// Why `run` stopped with an error.
@@ -74,6 +80,9 @@ pub enum RunError {
     /// REST set-up failed.
     #[error(transparent)]
     Rest(#[from] RestError),
+    /// The file store or its HTTP client cannot be set up.
+    #[error("cannot set up fetching attachments: {0}")]
+    Files(String),
     /// The metrics address cannot be listened on.
     #[error("cannot serve metrics on {addr}: {source}")]
     Metrics {
@@ -169,6 +178,8 @@ pub async fn run(
         options: options.sweep,
     };
     let sweep_task = tokio::spawn(sweep.run(shutdown.clone()));
+    let fetcher = fetcher(&archive, &rest, &tx, options.max_file_size)?;
+    let files_task = tokio::spawn(fetcher.run(shutdown.clone()));
     let controller = Controller {
         backfill,
         rest,
@@ -204,6 +215,7 @@ pub async fn run(
     let _ = socket_task.await;
     let _ = control_task.await;
     let _ = sweep_task.await;
+    let _ = files_task.await;
     let written = match written {
         Ok(written) => written,
         Err(DrainError {
@@ -217,6 +229,25 @@ pub async fn run(
     Ok(RunSummary {
         written,
         connects: Status::get(&status.connects),
+    })
+}
+
+/// The attachment fetcher of `run`, storing into the archive's data directory.
+fn fetcher(
+    archive: &Archive,
+    rest: &Arc<RestClient>,
+    out: &mpsc::Sender<Vec<Item>>,
+    max_file_size: u64,
+) -> Result<Fetcher<RestClient>, RunError> {
+    let data_dir = archive.path().parent().unwrap_or(std::path::Path::new("."));
+    let store = ContentStore::open(data_dir).map_err(|e| RunError::Files(e.to_string()))?;
+    let downloader =
+        Downloader::new(store, max_file_size).map_err(|e| RunError::Files(e.to_string()))?;
+    Ok(Fetcher {
+        archive: archive.clone(),
+        urls: rest.clone(),
+        downloader,
+        out: out.clone(),
     })
 }
 

@@ -127,6 +127,7 @@ async fn metrics(State(health): State<Health>) -> Response {
         storage_failing: health.storage.problem().is_some(),
         rest_requests: [
             health.rest.requests(Priority::Backfill),
+            health.rest.requests(Priority::Files),
             health.rest.requests(Priority::Sweep),
         ],
     };
@@ -153,7 +154,7 @@ struct Snapshot {
     writer_chunks: u64,
     index_lag: f64,
     storage_failing: bool,
-    rest_requests: [u64; 2],
+    rest_requests: [u64; 3],
 }
 
 fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> fmt::Result {
@@ -227,13 +228,14 @@ impl Collector for Snapshot {
         {
             let mut family = e.encode_descriptor(
                 "rest_requests",
-                "REST requests sent (retries included), by purpose (backfill: listings and gaps; sweep).",
+                "REST requests sent (retries included), by purpose (backfill: listings and gaps; files: download URLs; sweep).",
                 None,
                 prometheus_client::metrics::MetricType::Counter,
             )?;
             for (purpose, n) in [
                 ("backfill", self.rest_requests[0]),
-                ("sweep", self.rest_requests[1]),
+                ("files", self.rest_requests[1]),
+                ("sweep", self.rest_requests[2]),
             ] {
                 ConstCounter::new(n).encode(family.encode_family(&[("purpose", purpose)])?)?;
             }

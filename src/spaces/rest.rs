@@ -29,8 +29,10 @@ pub const PAGE_SIZE: usize = 50;
 pub enum Priority {
     /// Listing spaces and filling gaps: what the archive is missing now.
     Backfill,
-    /// The reconciliation sweep: waits while a backfill request waits, and never
-    /// takes more than a fifth of any window.
+    /// Download URLs of attachments: wait while a backfill request waits.
+    Files,
+    /// The reconciliation sweep: waits while a backfill or files request waits, and
+    /// never takes more than a fifth of any window.
     Sweep,
 }
 /// Attempts per request before giving up (429 and 5xx are retried).
@@ -46,6 +48,14 @@ pub enum RestError {
         path: String,
         /// What happened.
         reason: String,
+    },
+    /// A status that retrying does not change (404, 403…).
+    #[error("GET {path}: HTTP {status}")]
+    Status {
+        /// The path called.
+        path: String,
+        /// The HTTP status.
+        status: u16,
     },
     /// The body is not what the API documents.
     #[error("GET {path}: unexpected response: {reason}")]
@@ -92,10 +102,11 @@ pub struct RestClient {
     base: Url,
     tokens: Tokens,
     budget: Mutex<Budget>,
-    /// Backfill requests waiting for the budget (the sweep waits while any do).
-    backfill_waiting: AtomicUsize,
-    /// Requests sent, by priority (backfill, sweep).
-    sent: [AtomicU64; 2],
+    /// Requests waiting for the budget, by priority: lower priorities wait while
+    /// any higher one does.
+    waiting: [AtomicUsize; 3],
+    /// Requests sent, by priority (backfill, files, sweep).
+    sent: [AtomicU64; 3],
 }
 
 impl RestClient {
@@ -115,7 +126,7 @@ impl RestClient {
             base,
             tokens,
             budget: Mutex::new(Budget::new(limits)),
-            backfill_waiting: AtomicUsize::new(0),
+            waiting: Default::default(),
             sent: Default::default(),
         })
     }
@@ -175,6 +186,23 @@ impl RestClient {
             .append_pair("includedeleted", "true")
             .append_pair("size", &PAGE_SIZE.to_string());
         url
+    }
+
+    /// Signed download URLs for these attachment keys (`GET files/getdownloadurl`,
+    /// the keys in `fileKeys` as a JSON array), as far as the answer gives them.
+    pub async fn download_urls(
+        &self,
+        keys: &[&str],
+    ) -> Result<std::collections::HashMap<String, String>, RestError> {
+        let mut url = self.url("files/getdownloadurl");
+        let list = serde_json::to_string(keys).unwrap_or_default();
+        url.query_pairs_mut().append_pair("fileKeys", &list);
+        let body = self.get(&url, Priority::Files).await?;
+        let value: Value = serde_json::from_str(&body).map_err(|e| RestError::Body {
+            path: url.path().into(),
+            reason: e.to_string(),
+        })?;
+        Ok(super::file_urls::download_urls(&value, keys))
     }
 
     /// One page of a listing: its `data` items and its `nextPageUrl` (checked to
@@ -246,9 +274,9 @@ impl RestClient {
                     sleep(wait).await;
                 }
                 Ok(response) => {
-                    return Err(RestError::Request {
+                    return Err(RestError::Status {
                         path,
-                        reason: format!("HTTP {}", response.status()),
+                        status: response.status().as_u16(),
                     })
                 }
                 Err(e) => {
@@ -269,12 +297,13 @@ impl RestClient {
     }
 
     async fn wait_budget(&self, resource: &str, priority: Priority) {
-        let waiting = (priority == Priority::Backfill).then(|| WaitingGuard::new(self));
+        let waiting = WaitingGuard::new(&self.waiting[priority as usize]);
         loop {
-            let wait = if priority == Priority::Sweep
-                && self.backfill_waiting.load(Ordering::Relaxed) > 0
-            {
-                // Backfill first: the sweep looks again shortly.
+            let ahead = self.waiting[..priority as usize]
+                .iter()
+                .any(|w| w.load(Ordering::Relaxed) > 0);
+            let wait = if ahead {
+                // Higher priorities first: look again shortly.
                 Duration::from_millis(250)
             } else {
                 self.budget.lock().await.take(resource, priority)
@@ -303,13 +332,13 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     Some(Duration::from_secs(seconds.min(600)))
 }
 
-/// Counts a backfill request as waiting for as long as it lives.
+/// Counts a request as waiting for as long as it lives.
 struct WaitingGuard<'a>(&'a AtomicUsize);
 
 impl<'a> WaitingGuard<'a> {
-    fn new(client: &'a RestClient) -> WaitingGuard<'a> {
-        client.backfill_waiting.fetch_add(1, Ordering::Relaxed);
-        WaitingGuard(&client.backfill_waiting)
+    fn new(count: &'a AtomicUsize) -> WaitingGuard<'a> {
+        count.fetch_add(1, Ordering::Relaxed);
+        WaitingGuard(count)
     }
 }
 
@@ -333,4 +362,16 @@ pub struct Page {
 struct PageBody {
     data: Option<Vec<Box<RawValue>>>,
     next_page_url: Option<String>,
+}
+
+impl crate::files::fetch::UrlSource for RestClient {
+    async fn download_urls(
+        &self,
+        keys: Vec<String>,
+    ) -> Result<std::collections::HashMap<String, String>, String> {
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        RestClient::download_urls(self, &keys)
+            .await
+            .map_err(|e| e.to_string())
+    }
 }

@@ -159,9 +159,16 @@ impl Status {
 /// Per space, the change time (`modified`, UTC ms) of the first live message payload
 /// of one connection: where that connection's stream begins, so the backfill of the
 /// gap before it can stop there instead of fetching the live stream again.
+///
+/// A space subscribed with the connection is live from about when the others are, so
+/// a group's latest mark bounds its unmarked quiet spaces too. A space subscribed
+/// later (a new space, or one whose subscription was refused at first) is not: until
+/// it has a mark of its own, a group holding it has no bound, so its history up to
+/// its subscription is fetched whole.
 #[derive(Debug, Default)]
 pub struct LiveMarks {
     marks: Mutex<HashMap<String, i64>>,
+    late: Mutex<std::collections::HashSet<String>>,
 }
 
 impl LiveMarks {
@@ -175,10 +182,45 @@ impl LiveMarks {
         true
     }
 
-    /// Where the live stream of `spaces` began: the latest of their marks, `None`
-    /// while none of them has had a live payload.
+    /// Notes that `space` was subscribed after the connection's first subscriptions.
+    pub fn note_late(&self, space: &str) {
+        let mut late = self.late.lock().unwrap_or_else(|e| e.into_inner());
+        late.insert(space.to_string());
+    }
+
+    /// Where the live stream of `spaces` began: the latest of their marks; `None`
+    /// while none of them has had a live payload, or while one subscribed late has
+    /// had none.
     pub fn bound(&self, spaces: &[String]) -> Option<i64> {
         let marks = self.marks.lock().unwrap_or_else(|e| e.into_inner());
+        let late = self.late.lock().unwrap_or_else(|e| e.into_inner());
+        if spaces
+            .iter()
+            .any(|s| late.contains(s) && !marks.contains_key(s))
+        {
+            return None;
+        }
         spaces.iter().filter_map(|s| marks.get(s).copied()).max()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_space_subscribed_late_unbounds_its_group_until_it_has_a_mark() {
+        let marks = LiveMarks::default();
+        let group = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(marks.bound(&group(&["a", "quiet"])), None);
+        assert!(marks.note("a", 1_000));
+        assert!(!marks.note("a", 2_000));
+        // A quiet space subscribed with the connection is bounded by the group.
+        assert_eq!(marks.bound(&group(&["a", "quiet"])), Some(1_000));
+        // A new space is not, until its own live stream begins.
+        marks.note_late("new");
+        assert_eq!(marks.bound(&group(&["a", "quiet", "new"])), None);
+        assert!(marks.note("new", 5_000));
+        assert_eq!(marks.bound(&group(&["a", "quiet", "new"])), Some(5_000));
     }
 }

@@ -312,6 +312,7 @@ impl Subscriber {
             return Ok(());
         }
         self.status.set_space(&space, Subscription::Pending);
+        self.marks.note_late(&space);
         self.subscribe(conn, &space).await
     }
 
@@ -350,6 +351,7 @@ impl Subscriber {
             if let Some(retry) = self.retries.get_mut(&space) {
                 retry.at = far_future();
             }
+            self.marks.note_late(&space);
             self.subscribe(conn, &space).await?;
         }
         Ok(())

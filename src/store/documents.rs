@@ -1,7 +1,7 @@
 //! Message documents for the search index, built from the stored rows: the current
 //! version's text and the distinct text of earlier versions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::{Row, SqliteConnection};
 
@@ -13,7 +13,10 @@ use crate::event::normalize::MessageState;
 const DOCUMENT_SQL: &str = "SELECT m.id, m.space_id, s.title AS space_title, m.sender_id, \
     p.display_name, p.username, m.kind, m.created, m.modified, m.removed_at, m.version_count, \
     v.text, v.description_text, \
-    (SELECT group_concat(a.name, ' ') FROM attachments a WHERE a.message_id = m.id) AS attachments \
+    (SELECT group_concat(a.name, ' ') FROM attachments a WHERE a.message_id = m.id) AS attachments, \
+    (SELECT group_concat(t.text, char(10)) FROM file_messages fm JOIN files f ON f.file_id = fm.file_id \
+     JOIN file_texts t ON t.sha256 = f.sha256 WHERE fm.message_id = m.id AND f.role = 'attachment' \
+     AND t.text IS NOT NULL) AS file_text \
     FROM messages m JOIN versions v ON v.message_id = m.id AND v.vno = m.current_vno \
     LEFT JOIN spaces s ON s.id = m.space_id LEFT JOIN people p ON p.id = m.sender_id WHERE m.id IN";
 
@@ -42,6 +45,9 @@ pub async fn load_documents(
             description: row.try_get("description_text")?,
             attachments: row
                 .try_get::<Option<String>, _>("attachments")?
+                .unwrap_or_default(),
+            file_text: row
+                .try_get::<Option<String>, _>("file_text")?
                 .unwrap_or_default(),
             history: Vec::new(),
         };
@@ -109,11 +115,13 @@ fn sender_name(display: Option<String>, username: Option<String>) -> Option<Stri
 }
 
 /// The index work for messages a batch wrote: documents built from their final
-/// state when they have a single version (no history to read), ids to load otherwise.
-/// Runs inside the batch's transaction, so it sees the batch's own spaces and people.
+/// state when they have a single version (no history to read) and no stored file
+/// text (`with_text`), ids to load otherwise. Runs inside the batch's transaction, so
+/// it sees the batch's own spaces and people.
 pub async fn index_work(
     conn: &mut SqliteConnection,
     states: &[&MessageState],
+    with_text: &HashSet<String>,
     seq: i64,
 ) -> Result<IndexWork, StoreError> {
     let mut spaces: Vec<&str> = states
@@ -158,7 +166,7 @@ pub async fn index_work(
         ..IndexWork::default()
     };
     for state in states {
-        if state.versions.len() > 1 {
+        if state.versions.len() > 1 || with_text.contains(&state.id) {
             work.load.push(state.id.clone());
             continue;
         }
@@ -184,6 +192,7 @@ pub async fn index_work(
             text: state.current.text.clone(),
             description: state.current.description_text.clone(),
             attachments: files.join(" "),
+            file_text: String::new(),
             history: Vec::new(),
         });
     }

@@ -80,6 +80,8 @@ pub enum Item {
     Event(Box<StoredEvent>),
     /// Rejected input.
     Rejected(Rejection),
+    /// What fetching an attachment's bytes found.
+    File(Box<super::files::FileOutcome>),
 }
 
 /// What a batch did.
@@ -93,6 +95,8 @@ pub struct BatchReport {
     pub unknown: u64,
     /// Rejected inputs stored.
     pub rejected: u64,
+    /// Fetch outcomes recorded.
+    pub files: u64,
 }
 
 impl std::ops::AddAssign for BatchReport {
@@ -101,6 +105,7 @@ impl std::ops::AddAssign for BatchReport {
         self.duplicates += other.duplicates;
         self.unknown += other.unknown;
         self.rejected += other.rejected;
+        self.files += other.files;
     }
 }
 

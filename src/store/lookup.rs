@@ -114,6 +114,27 @@ pub async fn earlier_texts(
     Ok(out)
 }
 
+/// The text extracted from the attachments of these messages (any version's
+/// files), one string per message.
+pub async fn attachment_texts(
+    archive: &Archive,
+    ids: &[&str],
+) -> Result<HashMap<String, String>, StoreError> {
+    let texts = "SELECT fm.message_id, t.text FROM file_messages fm JOIN files f ON f.file_id = fm.file_id \
+        JOIN file_texts t ON t.sha256 = f.sha256 WHERE t.text IS NOT NULL AND f.role = 'attachment' \
+        AND fm.message_id IN";
+    let mut conn = archive.pool().acquire().await?;
+    let mut out: HashMap<String, String> = HashMap::with_capacity(ids.len());
+    for row in select_in(&mut conn, texts, "", ids).await? {
+        let text = out.entry(row.try_get("message_id")?).or_default();
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(row.try_get("text")?);
+    }
+    Ok(out)
+}
+
 /// A stored payload of a message, for `export --raw`.
 pub struct MessageEvent {
     /// Sequence number.

@@ -11,6 +11,7 @@ use sqlx::{Row, SqliteConnection};
 use super::body::{push_paragraph, resolve_html, stored_form, FORM_PARAGRAPH};
 use super::bulk::{execute_in, insert_many, select_in};
 use super::documents::index_work;
+use super::files::{queue as queue_files, Carried};
 use super::items::NewEvent;
 use super::{IndexWork, StoreError};
 use crate::event::normalize::{apply, Content, MessageState, NewVersion, VersionKey};
@@ -24,10 +25,12 @@ struct VersionRow<'a> {
     version: NewVersion,
 }
 
-/// Applies the batch's message events; returns the index work for the messages.
+/// Applies the batch's message events, marking their messages in the outbox with
+/// the batch's `mark`; returns the index work for the messages.
 pub async fn apply_messages(
     conn: &mut SqliteConnection,
     events: &[NewEvent<'_>],
+    mark: i64,
 ) -> Result<IndexWork, StoreError> {
     let message_events: Vec<_> = events
         .iter()
@@ -70,6 +73,17 @@ pub async fn apply_messages(
     finals.sort_by(|a, b| a.id.cmp(&b.id));
     write_messages(conn, &finals).await?;
     write_versions(conn, &versions).await?;
+    let carried: Vec<Carried> = versions
+        .iter()
+        .flat_map(|r| {
+            r.version.content.attachments.iter().map(|a| Carried {
+                message_id: r.message_id,
+                attachment: a,
+                at: r.version.at,
+            })
+        })
+        .collect();
+    let with_text = queue_files(conn, &carried).await?;
     let changed: Vec<&MessageState> = finals
         .iter()
         .copied()
@@ -88,13 +102,8 @@ pub async fn apply_messages(
     .await?;
     write_attachments(conn, &changed).await?;
     write_assignees(conn, &changed).await?;
-    let seq = message_events
-        .iter()
-        .map(|(e, _)| e.seq)
-        .max()
-        .unwrap_or_default();
-    super::outbox::mark(conn, &ids, seq).await?;
-    index_work(conn, &finals, seq).await
+    super::outbox::mark(conn, &ids, mark).await?;
+    index_work(conn, &finals, &with_text, mark).await
 }
 
 const STATE_COLUMNS: &str = "m.id, m.kind, m.kind_known, m.space_id, m.parent_id, m.sender_id, m.created, \

@@ -7,6 +7,8 @@ mod codec;
 mod dedup;
 pub mod documents;
 mod error;
+pub mod file_reads;
+pub mod files;
 mod items;
 pub mod lookup;
 mod messages;

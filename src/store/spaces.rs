@@ -47,6 +47,7 @@ struct Change<'a> {
 pub async fn apply_spaces(
     conn: &mut SqliteConnection,
     events: &[NewEvent<'_>],
+    mark: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
     let space_events: Vec<(&NewEvent, &SpaceEvent)> = events
         .iter()
@@ -103,16 +104,11 @@ pub async fn apply_spaces(
     }
     write_updates(conn, &updates).await?;
     // A new title changes every indexed document of the space.
-    let last_seq = space_events
-        .iter()
-        .map(|(e, _)| e.seq)
-        .max()
-        .unwrap_or_default();
     let mut renamed = Vec::new();
     for (id, update) in &updates {
         let old = titles.get(*id).cloned().flatten();
         if update.title.is_some() && update.title != old {
-            renamed.extend(super::outbox::mark_space(conn, id, last_seq).await?);
+            renamed.extend(super::outbox::mark_space(conn, id, mark).await?);
         }
     }
     let member_rows: Vec<(&str, &String, &MemberRow)> = touched_members

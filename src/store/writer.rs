@@ -9,6 +9,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::bulk::{insert_many, insert_many_returning};
 use super::dedup::dedup_key;
+use super::files::{record_outcomes, FileOutcome};
 use super::items::{BatchReport, Item, NewEvent, Rejection, StoredEvent, Written};
 use super::messages::apply_messages;
 use super::people::{
@@ -66,7 +67,7 @@ async fn write_batch(conn: &mut SqliteConnection, items: &[Item]) -> Result<Writ
         .iter()
         .filter_map(|i| match i {
             Item::Rejected(r) => Some(r),
-            Item::Event(_) => None,
+            Item::Event(_) | Item::File(_) => None,
         })
         .collect();
     insert_rejections(conn, &rejections).await?;
@@ -80,7 +81,14 @@ async fn write_batch(conn: &mut SqliteConnection, items: &[Item]) -> Result<Writ
             _ => None,
         })
         .collect();
-    let total_events = items.len() - rejections.len();
+    let outcomes: Vec<&FileOutcome> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::File(o) => Some(o.as_ref()),
+            _ => None,
+        })
+        .collect();
+    let total_events = items.len() - rejections.len() - outcomes.len();
     let new = insert_events(conn, &unique).await?;
     report.archived = new.len() as u64;
     report.duplicates = (total_events - new.len()) as u64;
@@ -101,8 +109,13 @@ async fn write_batch(conn: &mut SqliteConnection, items: &[Item]) -> Result<Writ
     }
     upsert_people(conn, &collect_people(&new)).await?;
     upsert_space_stubs(conn, &new).await?;
-    let renamed = apply_spaces(conn, &new).await?;
-    let mut index = apply_messages(conn, &new).await?;
+    let mark = if new.is_empty() && outcomes.is_empty() {
+        0
+    } else {
+        next_mark(conn, new.last().map_or(0, |e| e.seq)).await?
+    };
+    let renamed = apply_spaces(conn, &new, mark).await?;
+    let mut index = apply_messages(conn, &new, mark).await?;
     upsert_read_markers(conn, &new).await?;
     upsert_preferences(conn, &new).await?;
     if !renamed.is_empty() {
@@ -117,8 +130,30 @@ async fn write_batch(conn: &mut SqliteConnection, items: &[Item]) -> Result<Writ
         load.dedup();
         index.load = load;
     }
-    index.seq = new.last().map_or(0, |e| e.seq);
+    index.seq = mark;
+    if !outcomes.is_empty() {
+        let gained = record_outcomes(conn, &outcomes, mark).await?;
+        index.documents.retain(|d| !gained.contains(&d.id));
+        index.load.extend(gained);
+        index.load.sort_unstable();
+        index.load.dedup();
+        report.files = outcomes.len() as u64;
+    }
     Ok(Written { report, index })
+}
+
+/// The batch's outbox mark: above every earlier batch's, and at least its last
+/// event's sequence number. Marks must rise strictly from batch to batch: the index
+/// stage forgets every mark up to the last one it committed, so a later batch
+/// sharing an earlier one's mark (a batch of fetch outcomes, which stores no event)
+/// could lose its marks before its documents are committed.
+async fn next_mark(conn: &mut SqliteConnection, last_event: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE counters SET value = max(value + 1, ?) WHERE name = 'outbox_mark' RETURNING value",
+    )
+    .bind(last_event)
+    .fetch_one(conn)
+    .await
 }
 
 async fn insert_rejections(

@@ -4,6 +4,7 @@ mod cli;
 mod consistency;
 mod convergence;
 mod export;
+mod files;
 mod full_disk;
 mod generated;
 pub mod health;
