@@ -4,7 +4,7 @@
 //! (SQLite rows counted, index committed at the end), `run`'s peak memory, and
 //! seconds from a message being sent to it being found by a search, at a steady
 //! 1,000 events/s. Run with `cargo bench --bench live`; `BENCH_EVENTS` (default
-//! 200,000) sets the stream's length.
+//! 200,000) sets the stream's length, `BENCH_RUN_ARGS` adds flags to `run`.
 
 mod common;
 
@@ -60,6 +60,12 @@ fn spawn_run(data: &std::path::Path, url: &str) -> Child {
             "--rest-per-5-minutes",
             "100000",
         ])
+        // `BENCH_RUN_ARGS="--max-file-size 0"`: no attachment fetched, for the cost of files.
+        .args(
+            std::env::var("BENCH_RUN_ARGS")
+                .unwrap_or_default()
+                .split_whitespace(),
+        )
         .env("SPACES_ARCHIVE_TOKEN", "simulator-token")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

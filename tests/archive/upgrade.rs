@@ -67,7 +67,27 @@ async fn payloads_stored_before_event_keys_are_still_duplicates() {
     assert_eq!(scalar(&mut db, "SELECT count(*) FROM events").await, 46);
     assert_eq!(
         scalar(&mut db, "SELECT max(version) FROM _sqlx_migrations").await,
-        4
+        5
+    );
+    // Migration 0005 queued every attachment the old archive's versions name.
+    let named = scalar(
+        &mut db,
+        "SELECT count(DISTINCT json_extract(a.value, '$.file_id')) FROM versions v, \
+         json_each(v.attachments) a WHERE v.attachments IS NOT NULL",
+    )
+    .await;
+    assert!(named > 0);
+    assert_eq!(
+        scalar(
+            &mut db,
+            "SELECT count(*) FROM files WHERE status = 'pending'"
+        )
+        .await,
+        named
+    );
+    assert_eq!(
+        scalar(&mut db, "SELECT count(DISTINCT file_id) FROM file_messages").await,
+        named
     );
 
     let fresh = TestArchive::new();
