@@ -1,5 +1,5 @@
 //! The fetcher: works through the `files` queue beside archiving. It asks for the
-//! download URLs of a group of files in one REST call (through [`UrlSource`], whose
+//! download URLs of a batch of files in one REST call (through [`UrlSource`], whose
 //! requests share the REST budget), downloads at most [`CONCURRENT`] at a time
 //! without any credential, renews a URL that expired, falls back to the attachment's
 //! own `path` / `previewUrl` where no download URL can be had, extracts the text of
@@ -22,8 +22,12 @@ use crate::store::{Archive, Item};
 
 /// Downloads at once.
 pub const CONCURRENT: usize = 4;
-/// Files whose URLs are asked for in one call.
-const GROUP: usize = 8;
+/// Files handed out at most (downloading, or waiting for one of the
+/// [`CONCURRENT`] downloads).
+const GROUP: usize = 16;
+/// URLs are asked for once this many files can be handed out (or fewer are due): a
+/// call for several keys spends one request of the REST budget (60 a minute).
+const BATCH: usize = 8;
 /// Times a download is retried at once after a failure that may pass, and a URL
 /// renewed after it expired, before the attempt is recorded as failed.
 const RETRIES: u32 = 2;
@@ -64,6 +68,14 @@ impl<S: UrlSource> Fetcher<S> {
         let mut tasks = JoinSet::new();
         while !*shutdown.borrow() {
             while tasks.try_join_next().is_some() {}
+            if GROUP - tasks.len().min(GROUP) < BATCH && !tasks.is_empty() {
+                // Too few free places to ask a batch of URLs: go on when one finishes.
+                tokio::select! {
+                    _ = tasks.join_next() => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
             let queue = match this.due_now(&mut out).await {
                 Ok(queue) => queue,
                 Err(e) => {
@@ -71,14 +83,15 @@ impl<S: UrlSource> Fetcher<S> {
                     Vec::new()
                 }
             };
-            let room = GROUP.saturating_sub(tasks.len());
-            if queue.is_empty() || room == 0 {
+            if queue.is_empty() {
                 tokio::select! {
                     _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = tasks.join_next(), if !tasks.is_empty() => {}
                     _ = shutdown.changed() => {}
                 }
                 continue;
             }
+            let room = GROUP - tasks.len();
             let group: Vec<QueuedFile> = queue.into_iter().take(room).collect();
             for file in &group {
                 out.insert(file.file_id.clone(), file.attempts);
@@ -100,7 +113,7 @@ impl<S: UrlSource> Fetcher<S> {
         let permits = Arc::new(Semaphore::new(CONCURRENT));
         let progress = Arc::new(progress);
         let mut counts: HashMap<FileStatus, u64> = HashMap::new();
-        for group in queue.chunks(GROUP) {
+        for group in queue.chunks(BATCH) {
             let mut tasks = JoinSet::new();
             this.clone()
                 .dispatch(group.to_vec(), &permits, &mut tasks)
