@@ -30,6 +30,14 @@ pub enum DownloadError {
     /// A failure that may pass: 5xx, 429, other statuses, timeouts, resets.
     #[error("{0}")]
     Transient(String),
+    /// Too little free space: the download waits (see [`DISK_RESERVE`]).
+    #[error("{free} bytes free on the archive's disk; attachments leave {reserve} bytes for the archive itself")]
+    NoRoom {
+        /// Bytes free.
+        free: u64,
+        /// Bytes kept free.
+        reserve: u64,
+    },
     /// The file could not be written to the store.
     #[error("cannot store the file: {0}")]
     Store(#[from] std::io::Error),
@@ -42,6 +50,20 @@ pub struct Downloader {
     store: ContentStore,
     /// Largest file fetched, in bytes.
     pub max_size: u64,
+}
+
+/// Free space a download always leaves on the archive's disk, so attachments never
+/// take the room SQLite needs to keep archiving messages.
+pub const DISK_RESERVE: u64 = 256 << 20;
+
+/// Bytes free to an unprivileged writer on the file system holding `path`.
+fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `name` is a NUL-terminated path and `stat` a valid, writable statvfs.
+    let done = unsafe { libc::statvfs(name.as_ptr(), &mut stat) };
+    (done == 0).then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
 }
 
 impl Downloader {
@@ -68,6 +90,7 @@ impl Downloader {
     /// GETs `url` (never with a credential) and stores its body. Returns what was
     /// stored and the `Content-Type` the storage gave.
     pub async fn fetch(&self, url: &Url) -> Result<(Stored, Option<String>), DownloadError> {
+        self.check_room(0)?;
         let transient = |e: reqwest::Error| {
             DownloadError::Transient(crate::redact::scrub(&e.without_url().to_string()))
         };
@@ -83,6 +106,7 @@ impl Downloader {
                 limit: self.max_size,
             });
         }
+        self.check_room(response.content_length().unwrap_or(0))?;
         let mime = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -104,6 +128,19 @@ impl Downloader {
             .await
             .map_err(|e| DownloadError::Store(std::io::Error::other(e.to_string())))??;
         Ok((stored, mime))
+    }
+}
+
+impl Downloader {
+    /// Whether `size` more bytes leave [`DISK_RESERVE`] free.
+    fn check_room(&self, size: u64) -> Result<(), DownloadError> {
+        match free_bytes(self.store.dir()) {
+            Some(free) if free < size.saturating_add(DISK_RESERVE) => Err(DownloadError::NoRoom {
+                free,
+                reserve: DISK_RESERVE,
+            }),
+            _ => Ok(()),
+        }
     }
 }
 

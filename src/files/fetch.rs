@@ -96,7 +96,11 @@ impl<S: UrlSource> Fetcher<S> {
             for file in &group {
                 out.insert(file.file_id.clone(), file.attempts);
             }
-            this.clone().dispatch(group, &permits, &mut tasks).await;
+            // Asking for URLs waits for the REST budget: shutdown does not.
+            tokio::select! {
+                _ = this.clone().dispatch(group, &permits, &mut tasks) => {}
+                _ = shutdown.changed() => {}
+            }
         }
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}

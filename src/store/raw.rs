@@ -3,7 +3,7 @@
 //! worker thread to the caller, a thread hand-off per row; here the caller's thread
 //! steps the statement and reads columns in place, borrowing SQLite's own buffers.
 //!
-//! This is the only `unsafe` in the crate. The invariants it relies on:
+//! The invariants it relies on:
 //! - the handle comes from a [`LockedSqliteHandle`], which keeps sqlx's worker off the
 //!   connection for as long as a [`RawConnection`] (and so its statements) borrows it;
 //! - the connection and statements are neither `Send` nor `Sync`: one thread uses them;

@@ -173,6 +173,23 @@ async fn run_holds_through_a_full_disk_and_resumes_by_itself() {
     assert_eq!(child.stop(), 0, "{}", log_text(&log));
     let verify = archive.run(&["verify"]);
     assert_eq!(verify.code, 0, "{}", verify.stderr);
+    // Attachments never took the room the archive needs: on a 64 MB disk none is
+    // fetched, each waits saying why.
+    let mut db = archive.db().await;
+    assert_eq!(
+        scalar(
+            &mut db,
+            "SELECT count(*) FROM files WHERE status = 'stored'"
+        )
+        .await,
+        0
+    );
+    let waiting = scalar(
+        &mut db,
+        "SELECT count(*) FROM files WHERE status = 'failed' AND error LIKE '%leave % bytes for the archive itself'",
+    )
+    .await;
+    assert!(waiting > 0, "no attachment says it waits for room");
     sim.stop().await;
 }
 
