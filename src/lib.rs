@@ -4,6 +4,7 @@
 //! ([`event`]), then written by one writer ([`writer`]) into SQLite ([`store`]);
 //! attachments' bytes are fetched beside it ([`files`]).
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod event;
@@ -21,4 +22,5 @@ pub mod spaces;
 pub mod store;
 pub mod tls;
 pub mod verify;
+pub mod web;
 pub mod writer;

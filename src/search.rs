@@ -83,17 +83,30 @@ pub enum SearchError {
     Index(#[from] IndexError),
 }
 
+/// What a filter's names are looked up as.
+#[derive(Clone, Copy)]
+enum Names {
+    Spaces,
+    People,
+}
+
+/// The ids the names resolve to (`None` for no filter); a name that matches
+/// nothing is an error. (A plain loop, not an async closure: the future must be
+/// `Send` for `serve`'s handlers.)
 async fn resolve(
+    archive: &Archive,
     given: &[String],
-    what: &str,
-    lookup: impl AsyncFn(&str) -> Result<Vec<String>, StoreError>,
+    names: Names,
 ) -> Result<Option<Vec<String>>, SearchError> {
     if given.is_empty() {
         return Ok(None);
     }
     let mut ids = Vec::new();
     for name in given {
-        let found = lookup(name).await?;
+        let (found, what) = match names {
+            Names::Spaces => (space_ids(archive, name).await?, "space"),
+            Names::People => (person_ids(archive, name).await?, "person"),
+        };
         if found.is_empty() {
             return Err(SearchError::Filter(format!("no {what} matches {name:?}")));
         }
@@ -119,16 +132,41 @@ pub async fn search_with(
     reader: &tantivy::IndexReader,
     options: &SearchOptions,
 ) -> Result<Vec<SearchHit>, SearchError> {
+    Ok(search_inner(archive, index, reader, options, false)
+        .await?
+        .hits)
+}
+
+/// A page of hits and how many messages match in all.
+#[derive(Debug, Clone)]
+pub struct SearchPage {
+    /// The page's hits.
+    pub hits: Vec<SearchHit>,
+    /// Messages matching, every page together.
+    pub total: usize,
+}
+
+/// Runs a search and counts every match (`serve`'s result pages).
+pub async fn search_page(
+    archive: &Archive,
+    index: &SearchIndex,
+    reader: &tantivy::IndexReader,
+    options: &SearchOptions,
+) -> Result<SearchPage, SearchError> {
+    search_inner(archive, index, reader, options, true).await
+}
+
+async fn search_inner(
+    archive: &Archive,
+    index: &SearchIndex,
+    reader: &tantivy::IndexReader,
+    options: &SearchOptions,
+    count: bool,
+) -> Result<SearchPage, SearchError> {
     let request = SearchRequest {
         query: options.query.clone(),
-        space_ids: resolve(&options.spaces, "space", async |s: &str| {
-            space_ids(archive, s).await
-        })
-        .await?,
-        sender_ids: resolve(&options.from, "person", async |p: &str| {
-            person_ids(archive, p).await
-        })
-        .await?,
+        space_ids: resolve(archive, &options.spaces, Names::Spaces).await?,
+        sender_ids: resolve(archive, &options.from, Names::People).await?,
         kind: options.kind.clone(),
         since: options.since,
         until: options.until,
@@ -142,6 +180,13 @@ pub async fn search_with(
     let query = &built.query;
     let searcher = reader.searcher();
     let hits = index.run(&searcher, query.as_ref(), &request)?;
+    let total = if count {
+        query
+            .count(&searcher)
+            .map_err(|e| SearchError::Index(e.into()))?
+    } else {
+        hits.len()
+    };
     if built.was_cut() {
         tracing::warn!(
             "every word of the phrase in {:?} is very common: it was checked in the first {} \
@@ -191,7 +236,7 @@ pub async fn search_with(
     } else {
         attachment_texts(archive, &need).await?
     };
-    Ok(found
+    let hits = found
         .drain(..)
         .map(|(row, score, snippet)| {
             let snippet = snippet
@@ -206,7 +251,8 @@ pub async fn search_with(
                 snippet,
             }
         })
-        .collect())
+        .collect();
+    Ok(SearchPage { hits, total })
 }
 
 /// Text longer than this (bytes) is first cut to a window of this size around the

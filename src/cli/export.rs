@@ -126,6 +126,15 @@ pub async fn run(global: &Global, args: ExportArgs) -> anyhow::Result<Outcome> {
     .await
     {
         Ok(summary) => {
+            global
+                .audit(
+                    "export",
+                    serde_json::json!({"format": "jsonl", "output": flags.output.as_ref().map(|p| p.display().to_string()),
+                        "spaces": options.spaces, "from": options.from, "kind": options.kind,
+                        "since": options.since, "until": options.until, "counts": summary.counts,
+                        "sha256": summary.file_sha256}),
+                )
+                .await;
             let counts: Vec<String> = summary
                 .counts
                 .iter()

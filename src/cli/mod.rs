@@ -1,5 +1,6 @@
 //! The command line: global options, one file per subcommand, and the exit codes.
 
+mod audit;
 mod export;
 mod files;
 mod filters;
@@ -9,9 +10,11 @@ mod ingest;
 mod reindex;
 pub mod run;
 mod search;
+mod serve;
 mod simulate;
 mod spaces;
 mod stats;
+mod users;
 mod verify;
 
 use std::io::IsTerminal;
@@ -59,12 +62,49 @@ pub struct Global {
     /// RUST_LOG works too.
     #[arg(long, global = true, value_name = "FILTER")]
     pub log: Option<String>,
+    /// The web app's accounts, sessions and audit log (default: `audit.sqlite` in
+    /// the data directory).
+    #[arg(
+        long,
+        global = true,
+        env = "SPACES_ARCHIVE_AUDIT_DB",
+        value_name = "FILE"
+    )]
+    pub audit_db: Option<PathBuf>,
 }
 
 impl Global {
     /// The data directory in force.
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir.clone().unwrap_or_else(default_data_dir)
+    }
+
+    /// The audit database in force.
+    pub fn audit_path(&self) -> PathBuf {
+        self.audit_db
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join(crate::audit::AUDIT_FILE))
+    }
+
+    /// Records a CLI action in the audit log as the OS user; a failure to record is
+    /// a warning (the command's output is not withheld for it).
+    pub async fn audit(&self, action: &str, detail: serde_json::Value) {
+        let entry = crate::audit::AuditEntry {
+            user: users::os_user(),
+            address: "cli".into(),
+            action: action.into(),
+            detail,
+        };
+        let recorded = async {
+            let audit = crate::audit::AuditDb::open_file(&self.audit_path()).await?;
+            audit.record(&entry).await?;
+            audit.close().await;
+            Ok::<(), crate::audit::AuditError>(())
+        }
+        .await;
+        if let Err(e) = recorded {
+            tracing::warn!("cannot record the {action} in the audit log: {e}");
+        }
     }
 
     /// Opens the archive in the data directory.
@@ -105,6 +145,14 @@ pub enum Command {
     Run(run::RunArgs),
     /// Ask a running `run` whether it is healthy (its /healthz); exit 0 or 1.
     Health(health::HealthArgs),
+    /// Serve the reviewers' web app (search, conversations, history, exports,
+    /// audit log) over the archive, read-only.
+    Serve(serve::ServeArgs),
+    /// Manage the web app's accounts: add, list, passwd, remove.
+    Users(users::UsersArgs),
+    /// Read the audit log of who searched, viewed and exported what; `audit verify`
+    /// checks its chain.
+    Audit(audit::AuditArgs),
     /// Serve a local Avaya Spaces stand-in (socket.io 2/4 and REST) playing a stream.
     Simulate(simulate::SimulateArgs),
 }
@@ -191,5 +239,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Run(args) => run::run(&cli.global, args).await,
         Command::Health(args) => health::run(args).await,
         Command::Simulate(args) => simulate::run(&cli.global, args).await,
+        Command::Serve(args) => serve::run(&cli.global, args).await,
+        Command::Users(args) => users::run(&cli.global, args).await,
+        Command::Audit(args) => audit::run(&cli.global, args).await,
     }
 }

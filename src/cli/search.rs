@@ -109,6 +109,14 @@ pub async fn run(global: &Global, args: SearchArgs) -> anyhow::Result<Outcome> {
         Err(SearchError::Filter(message)) => return bad_usage(&message),
         Err(e) => return Err(e.into()),
     };
+    global
+        .audit(
+            "search",
+            serde_json::json!({"query": args.query, "spaces": options.spaces, "from": options.from,
+                "kind": options.kind, "since": options.since, "until": options.until,
+                "hits": hits.len(), "limit": options.limit, "offset": options.offset}),
+        )
+        .await;
     let color = match args.color {
         ColorArg::Always => true,
         ColorArg::Never => false,

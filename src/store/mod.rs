@@ -17,6 +17,7 @@ mod people;
 pub mod raw;
 pub mod read;
 pub mod reconcile;
+pub mod review;
 mod spaces;
 mod writer;
 
@@ -162,6 +163,55 @@ impl Archive {
                 path: path.clone(),
                 source,
             })?;
+        Ok(Archive { pool, path })
+    }
+
+    /// Opens an existing archive for reading only (`serve`): nothing is created,
+    /// migrated or written, so `run` stays its one writer. An archive whose schema is
+    /// older than this version's is refused with what to do.
+    pub async fn open_read_only(data_dir: &Path) -> Result<Archive, StoreError> {
+        let path = data_dir.join(DATABASE_FILE);
+        let open_err = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
+        if !path.is_file() {
+            return Err(open_err(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no archive here yet (`run` or `ingest` makes one)",
+            ))));
+        }
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(open_err)?
+            .filename(&path)
+            .read_only(true)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("cache_size", "-16384")
+            .statement_cache_capacity(64)
+            .disable_statement_logging();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&pool)
+                .await
+                .map_err(open_err)?;
+        let wanted = sqlx::migrate!("./migrations")
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0);
+        if applied.unwrap_or(0) < wanted {
+            return Err(open_err(sqlx::Error::Protocol(format!(
+                "the archive's schema is older than this version's (migration {} of {wanted}): \
+                 start `run` (or any other command that writes, such as `verify`) once to upgrade it",
+                applied.unwrap_or(0)
+            ))));
+        }
         Ok(Archive { pool, path })
     }
 
