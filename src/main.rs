@@ -4,12 +4,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     // Before anything is written: the data dir 0700, every file 0600.
     spaces_archive::private::restrict_umask();
-    let cli = spaces_archive::cli::Cli::parse();
+    // Bad usage (a flag, a value, the configuration file) exits 2 here.
+    let cli = spaces_archive::cli::parse();
     spaces_archive::cli::init_tracing(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,15 +1,19 @@
 //! Rendering search results: a human listing (time, space, sender, kind, marks and a
 //! snippet with the matched terms highlighted, in colour on a terminal) or one JSON
-//! object per hit.
+//! object per hit; and the messages shown around a hit (`search --context`).
 
 use serde_json::json;
 
 use crate::event::time::format_millis;
 use crate::search::{SearchHit, Snippet};
+use crate::store::context::{Context, ContextRow};
 
 const BOLD_RED: &str = "\x1b[1;31m";
 const DIM: &str = "\x1b[2m";
 const RESET: &str = "\x1b[0m";
+
+/// Longest text of a context line, in characters.
+const CONTEXT_CHARS: usize = 160;
 
 /// One hit as a JSON object.
 pub fn hit_json(hit: &SearchHit) -> serde_json::Value {
@@ -32,6 +36,45 @@ pub fn hit_json(hit: &SearchHit) -> serde_json::Value {
         "matched_in": hit.snippet.source,
         "score": hit.score,
     })
+}
+
+/// The messages around a hit as JSON: `{"before": [...], "after": [...]}`.
+pub fn context_json(context: &Context) -> serde_json::Value {
+    let row = |r: &ContextRow| {
+        json!({
+            "id": r.id,
+            "created": format_millis(r.created),
+            "sender": r.sender_name.as_deref().or(r.sender_id.as_deref()),
+            "text": r.text,
+            "removed": r.removed,
+        })
+    };
+    json!({
+        "before": context.before.iter().map(row).collect::<Vec<_>>(),
+        "after": context.after.iter().map(row).collect::<Vec<_>>(),
+    })
+}
+
+/// A message around a hit as one line, indented by two spaces (dim in colour):
+/// time, sender, `[removed]` when it was, and its text on one line.
+pub fn context_text(row: &ContextRow, color: bool) -> String {
+    let sender = row
+        .sender_name
+        .as_deref()
+        .or(row.sender_id.as_deref())
+        .unwrap_or("(unknown sender)");
+    let mark = if row.removed { " [removed]" } else { "" };
+    let mut text: String = row.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some((cut, _)) = text.char_indices().nth(CONTEXT_CHARS) {
+        text.truncate(cut);
+        text.push('…');
+    }
+    let line = format!("{}  {sender}{mark}: {text}", format_millis(row.created));
+    if color {
+        format!("  {DIM}{line}{RESET}\n")
+    } else {
+        format!("  {line}\n")
+    }
 }
 
 /// One hit as two lines of text.
@@ -115,5 +158,31 @@ mod tests {
             source: "text",
         };
         assert_eq!(highlight(&bad, false), "abc");
+    }
+
+    #[test]
+    fn context_lines() {
+        let row = ContextRow {
+            id: "m1".into(),
+            created: 1_594_857_600_000,
+            sender_id: Some("u1".into()),
+            sender_name: None,
+            text: "two\nlines ".repeat(40),
+            removed: true,
+        };
+        let line = context_text(&row, false);
+        assert!(
+            line.starts_with("  2020-07-16T00:00:00.000Z  u1 [removed]: two lines two"),
+            "{line}"
+        );
+        assert!(line.ends_with("…\n") && line.lines().count() == 1, "{line}");
+        assert!(context_text(&row, true).starts_with("  \x1b[2m2020"));
+        let json = context_json(&Context {
+            before: vec![row],
+            after: vec![],
+        });
+        assert_eq!(json["before"][0]["sender"], "u1");
+        assert_eq!(json["before"][0]["removed"], true);
+        assert_eq!(json["after"], serde_json::json!([]));
     }
 }

@@ -41,28 +41,28 @@ pub struct ExportFlags {
     #[command(flatten)]
     pub filters: FilterArgs,
     /// Apply --since/--until to the modified time.
-    #[arg(long)]
+    #[arg(long, help_heading = "Filters")]
     pub by_modified: bool,
     /// Add the verbatim payloads of each message's events.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub raw: bool,
     /// Write here (through a temporary file renamed when complete) and FILE.sha256
     /// beside it; default stdout.
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, value_name = "FILE", help_heading = "Output")]
     pub output: Option<PathBuf>,
     /// Compress the output.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help_heading = "Output")]
     pub compress: Option<CompressArg>,
     /// Only what changed after the cursor of an earlier export (same filters).
-    #[arg(long, value_name = "CURSOR")]
+    #[arg(long, value_name = "CURSOR", help_heading = "Filters")]
     pub after_cursor: Option<String>,
     /// Also write the stored files the records name beside the export
     /// (`FILE.files/<sha256>`); needs `--output`.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub files: bool,
     /// Memory for putting lines in export order, in MiB; beyond it, sorted runs are
     /// spilled to unlinked files beside the output (the archive's, for stdout).
-    #[arg(long, value_name = "MIB", default_value_t = 16,
+    #[arg(long, value_name = "MIB", default_value_t = 16, help_heading = "Limits",
           value_parser = clap::value_parser!(u16).range(1..))]
     pub sort_memory: u16,
 }
@@ -82,16 +82,12 @@ pub async fn run(global: &Global, args: ExportArgs) -> anyhow::Result<Outcome> {
         return verify(&file);
     }
     let flags = args.options;
-    let (since, until) = match flags.filters.times() {
-        Ok(times) => times,
-        Err(e) => return bad_usage(&e),
-    };
     let options = ExportOptions {
         kind: flags.filters.kind(),
         spaces: flags.filters.space,
         from: flags.filters.from,
-        since,
-        until,
+        since: flags.filters.since,
+        until: flags.filters.until,
         by_modified: flags.by_modified,
         removed: match flags.filters.removed {
             RemovedArg::Include => Removed::Include,

@@ -1,12 +1,15 @@
-//! The command line: global options, one file per subcommand, and the exit codes.
+//! The command line: global options, one file per subcommand, the exit codes; how it
+//! is read ([`parse`]: flags after a query, the configuration file of [`config`]).
 
 mod audit;
+pub mod config;
 mod export;
 mod files;
 mod filters;
 mod generate;
 mod health;
 mod ingest;
+mod parse;
 mod reindex;
 pub mod run;
 mod search;
@@ -15,6 +18,9 @@ mod simulate;
 mod spaces;
 mod stats;
 mod users;
+#[cfg(test)]
+mod tests;
+mod values;
 mod verify;
 
 use std::io::IsTerminal;
@@ -25,6 +31,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{default_data_dir, DATA_DIR_ENV};
 use crate::index::SearchIndex;
 use crate::store::Archive;
+
+pub use parse::{parse, parse_from};
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,9 +47,17 @@ pub enum Outcome {
     Rejected = 3,
 }
 
+/// What `--help` says about [`Outcome`].
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  failure: an error, or what was checked is wrong
+  2  bad usage: an unknown flag, a bad value, query or configuration file
+  3  finished, but some input was rejected";
+
 /// Keeps a complete, searchable, exportable record of Avaya Spaces.
 #[derive(Debug, Parser)]
-#[command(name = "spaces-archive", version, about)]
+#[command(name = "spaces-archive", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]

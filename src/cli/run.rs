@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use url::Url;
 
-use super::{Global, Outcome};
+use super::{values, Global, Outcome};
 use crate::spaces::archiver::{run as archive_live, RunOptions};
 use crate::spaces::auth::{Token, TokenType};
 use crate::spaces::engineio::Protocol;
@@ -24,12 +24,16 @@ pub const REFRESH_TOKEN_ENV: &str = "SPACES_ARCHIVE_REFRESH_TOKEN";
 /// Arguments of `run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// The configuration file.
+    #[command(flatten)]
+    pub config: super::config::ConfigArg,
     /// Socket server base URL.
     #[arg(
         long,
         env = "SPACES_ARCHIVE_SERVER",
         default_value = "https://spacesapis-socket.avayacloud.com",
-        value_name = "URL"
+        value_name = "URL",
+        help_heading = "Connection"
     )]
     pub server: Url,
     /// REST API base URL.
@@ -37,97 +41,117 @@ pub struct RunArgs {
         long,
         env = "SPACES_ARCHIVE_API",
         default_value = "https://spacesapis.avayacloud.com/api",
-        value_name = "URL"
+        value_name = "URL",
+        help_heading = "Connection"
     )]
     pub api: Url,
     /// Engine.IO revision: v3 (socket.io 2, what Avaya runs) or v4.
-    #[arg(long, value_enum, default_value = "v3")]
+    #[arg(long, value_enum, default_value = "v3", help_heading = "Connection")]
     pub protocol: Protocol,
+    /// Seconds allowed for the websocket, handshake and namespace connect.
+    #[arg(long, default_value = "20", value_parser = values::duration, allow_negative_numbers = true, value_name = "SECONDS",
+          help_heading = "Connection")]
+    pub connect_timeout: Duration,
+    /// Largest delay between reconnect attempts, in seconds.
+    #[arg(long, default_value = "60", value_parser = values::duration, allow_negative_numbers = true, value_name = "SECONDS",
+          help_heading = "Connection")]
+    pub max_reconnect_delay: Duration,
     /// Read the token from this file (first line) instead of $SPACES_ARCHIVE_TOKEN
     /// (a docker secret, say).
-    #[arg(long, env = "SPACES_ARCHIVE_TOKEN_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "SPACES_ARCHIVE_TOKEN_FILE",
+        value_name = "FILE",
+        help_heading = "Authentication"
+    )]
     pub token_file: Option<PathBuf>,
     /// How the token was issued.
     #[arg(
         long,
         value_enum,
         default_value = "jwt",
-        env = "SPACES_ARCHIVE_TOKEN_TYPE"
+        env = "SPACES_ARCHIVE_TOKEN_TYPE",
+        help_heading = "Authentication"
     )]
     pub token_type: TokenType,
     /// OAuth: read the refresh token from this file instead of
     /// $SPACES_ARCHIVE_REFRESH_TOKEN. With a refresh token (or one stored in the data
     /// directory by an earlier run), `run` gets and refreshes its access tokens itself.
-    #[arg(long, env = "SPACES_ARCHIVE_REFRESH_TOKEN_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "SPACES_ARCHIVE_REFRESH_TOKEN_FILE",
+        value_name = "FILE",
+        help_heading = "Authentication"
+    )]
     pub refresh_token_file: Option<PathBuf>,
     /// OAuth client id, for refreshing.
-    #[arg(long, env = "SPACES_ARCHIVE_CLIENT_ID", value_name = "ID")]
+    #[arg(
+        long,
+        env = "SPACES_ARCHIVE_CLIENT_ID",
+        value_name = "ID",
+        help_heading = "Authentication"
+    )]
     pub client_id: Option<String>,
     /// OAuth token endpoint.
     #[arg(
         long,
         env = "SPACES_ARCHIVE_ACCOUNTS",
         default_value = "https://accounts.avayacloud.com/oauth2/access_token",
-        value_name = "URL"
+        value_name = "URL",
+        help_heading = "Authentication"
     )]
     pub accounts: Url,
     /// Archive only this space (id or title; repeatable). Default: every space.
-    #[arg(long = "space", value_name = "ID_OR_TITLE")]
+    #[arg(long = "space", value_name = "ID_OR_TITLE", help_heading = "Filters")]
     pub spaces: Vec<String>,
     /// Never archive this space (id or title; repeatable).
-    #[arg(long = "exclude-space", value_name = "ID_OR_TITLE")]
+    #[arg(
+        long = "exclude-space",
+        value_name = "ID_OR_TITLE",
+        help_heading = "Filters"
+    )]
     pub exclude: Vec<String>,
-    /// Seconds between status lines on stderr.
-    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
-    pub status_interval: f64,
     /// Seconds between fetches of the space list (new spaces are also seen live).
-    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
-    pub relist_interval: f64,
+    #[arg(long, default_value = "300", value_parser = values::duration, allow_negative_numbers = true, value_name = "SECONDS",
+          help_heading = "Intervals")]
+    pub relist_interval: Duration,
     /// Backfill resumes this many seconds before the latest change archived.
-    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
-    pub backfill_safety: f64,
-    /// Seconds allowed for the websocket, handshake and namespace connect.
-    #[arg(long, default_value_t = 20.0, value_name = "SECONDS")]
-    pub connect_timeout: f64,
-    /// REST requests allowed per minute to one resource (Avaya documents 60).
-    #[arg(long, default_value_t = 60, value_name = "N")]
-    pub rest_per_minute: usize,
-    /// REST requests allowed per 5 minutes in all (Avaya documents 600).
-    #[arg(long, default_value_t = 600, value_name = "N")]
-    pub rest_per_5_minutes: usize,
-    /// Serve /healthz and /metrics (Prometheus) on this address.
-    #[arg(long, value_name = "HOST:PORT", env = "SPACES_ARCHIVE_METRICS_ADDR")]
-    pub metrics_addr: Option<std::net::SocketAddr>,
+    #[arg(long, default_value = "300", value_parser = values::duration, allow_negative_numbers = true, value_name = "SECONDS",
+          help_heading = "Intervals")]
+    pub backfill_safety: Duration,
     /// Seconds between reconciliation sweeps: each compares what the REST API lists
     /// for every space with the archive and archives what the socket never delivered.
-    #[arg(long, default_value_t = 900.0, value_name = "SECS")]
-    pub sweep_interval: f64,
+    #[arg(long, default_value = "900", value_parser = values::duration, allow_negative_numbers = true, value_name = "SECONDS",
+          help_heading = "Intervals")]
+    pub sweep_interval: Duration,
     /// How far back each sweep compares a space, before its latest archived change
     /// (`30m`, `12h`, `7d`).
-    #[arg(long, default_value = "24h", value_parser = parse_window, value_name = "DURATION")]
+    #[arg(long, default_value = "24h", value_parser = values::positive_duration, allow_negative_numbers = true,
+          value_name = "DURATION", help_heading = "Intervals")]
     pub sweep_window: Duration,
+    /// REST requests allowed per minute to one resource (Avaya documents 60).
+    #[arg(long, default_value_t = 60, value_name = "N", help_heading = "Limits")]
+    pub rest_per_minute: usize,
+    /// REST requests allowed per 5 minutes in all (Avaya documents 600).
+    #[arg(long, default_value_t = 600, value_name = "N", help_heading = "Limits")]
+    pub rest_per_5_minutes: usize,
     /// Attachments bigger than this are not fetched, and listed as `too_large`
     /// (`KiB`, `MiB`, `GiB`).
-    #[arg(long, default_value = "512MiB", value_parser = crate::files::parse_size, value_name = "SIZE")]
+    #[arg(long, default_value = "512MiB", value_parser = crate::files::parse_size,
+          value_name = "SIZE", help_heading = "Limits")]
     pub max_file_size: u64,
-    /// Largest delay between reconnect attempts, in seconds.
-    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
-    pub max_reconnect_delay: f64,
-}
-
-/// `--sweep-window`: a positive length of time.
-fn parse_window(text: &str) -> Result<Duration, String> {
-    match crate::event::time::parse_span_millis(text) {
-        Some(ms) if ms > 0 => Ok(Duration::from_millis(ms as u64)),
-        _ => Err(format!(
-            "{text:?} is not a length of time: give a number and a unit, such as 30m, 12h or 7d"
-        )),
-    }
-}
-
-fn seconds(value: f64, name: &str) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(value)
-        .with_context(|| format!("--{name} must be a number of seconds ≥ 0, not {value}"))
+    /// Seconds between status lines on stderr.
+    #[arg(long, default_value = "60", value_parser = values::duration, allow_negative_numbers = true, value_name = "SECONDS",
+          help_heading = "Monitoring")]
+    pub status_interval: Duration,
+    /// Serve /healthz and /metrics (Prometheus) on this address.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = "SPACES_ARCHIVE_METRICS_ADDR",
+        help_heading = "Monitoring"
+    )]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// The token: `--token-file`, else the environment.
@@ -232,21 +256,17 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
             server: args.server.clone(),
             protocol: args.protocol,
             namespace: "/chat".into(),
-            connect_timeout: seconds(args.connect_timeout, "connect-timeout")?,
-            reconnect: (
-                first_delay,
-                seconds(args.max_reconnect_delay, "max-reconnect-delay")?.max(first_delay),
-            ),
+            connect_timeout: args.connect_timeout,
+            reconnect: (first_delay, args.max_reconnect_delay.max(first_delay)),
             resubscribe: (Duration::from_secs(1), Duration::from_secs(300)),
         },
         api: args.api.clone(),
         tokens,
         include: args.spaces.clone(),
         exclude: args.exclude.clone(),
-        relist_every: seconds(args.relist_interval, "relist-interval")?.max(Duration::from_secs(1)),
-        status_every: seconds(args.status_interval, "status-interval")?
-            .max(Duration::from_millis(100)),
-        safety: seconds(args.backfill_safety, "backfill-safety")?,
+        relist_every: args.relist_interval.max(Duration::from_secs(1)),
+        status_every: args.status_interval.max(Duration::from_millis(100)),
+        safety: args.backfill_safety,
         limits: Limits {
             per_5_minutes: args.rest_per_5_minutes,
             per_minute_per_resource: args.rest_per_minute,
@@ -254,8 +274,7 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         metrics_addr: args.metrics_addr,
         max_file_size: args.max_file_size,
         sweep: SweepOptions {
-            interval: seconds(args.sweep_interval, "sweep-interval")?
-                .max(Duration::from_millis(100)),
+            interval: args.sweep_interval.max(Duration::from_millis(100)),
             window: args.sweep_window,
         },
     };

@@ -17,6 +17,9 @@ use crate::web::{self, ServeOptions};
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// The configuration file.
+    #[command(flatten)]
+    pub config: super::config::ConfigArg,
     /// Address and port to listen on.
     #[arg(
         long,
@@ -43,10 +46,10 @@ pub struct ServeArgs {
     )]
     pub tls_key: Option<PathBuf>,
     /// A session ends after this long without a request (`30m`, `2h`).
-    #[arg(long, default_value = "30m", value_parser = parse_span, value_name = "DURATION", help_heading = "Sessions")]
+    #[arg(long, default_value = "30m", value_parser = super::values::positive_duration, value_name = "DURATION", help_heading = "Sessions")]
     pub idle_timeout: Duration,
     /// A session ends this long after login, whatever is done.
-    #[arg(long, default_value = "12h", value_parser = parse_span, value_name = "DURATION", help_heading = "Sessions")]
+    #[arg(long, default_value = "12h", value_parser = super::values::positive_duration, value_name = "DURATION", help_heading = "Sessions")]
     pub session_lifetime: Duration,
     /// Single sign-on: trust the user name in this request header, set by a
     /// reverse proxy (only from --trusted-proxy addresses; the name must have an
@@ -66,16 +69,6 @@ pub struct ServeArgs {
     /// audit database).
     #[arg(long, value_name = "DIR", help_heading = "Storage")]
     pub exports_dir: Option<PathBuf>,
-}
-
-/// A positive length of time: a number and a unit (`30m`, `12h`, `7d`).
-pub fn parse_span(text: &str) -> Result<Duration, String> {
-    match crate::event::time::parse_span_millis(text) {
-        Some(ms) if ms > 0 => Ok(Duration::from_millis(ms as u64)),
-        _ => Err(format!(
-            "{text:?} is not a length of time: give a number and a unit, such as 30m, 12h or 7d"
-        )),
-    }
 }
 
 /// Runs `serve` until SIGINT or SIGTERM.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::value::RawValue;
 
-use super::{Global, Outcome};
+use super::{values, Global, Outcome};
 use crate::generate::{GenerateOptions, Generator};
 use crate::simulate::accounts::OAuthSim;
 use crate::simulate::files::FileOptions;
@@ -16,108 +16,114 @@ use crate::simulate::{Paging, SimOptions, Simulator};
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
     /// Address to listen on (socket at /socket.io/, REST under /api).
-    #[arg(long, default_value = "127.0.0.1:7300", value_name = "HOST:PORT")]
+    #[arg(
+        long,
+        default_value = "127.0.0.1:7300",
+        value_name = "HOST:PORT",
+        help_heading = "Connection"
+    )]
     pub listen: String,
     /// Token clients must present (a simulator's, but kept out of the log like a
     /// real one, so that a test of redaction can use it).
     #[arg(
         long,
         env = "SPACES_ARCHIVE_SIM_TOKEN",
-        default_value = "simulator-token"
+        default_value = "simulator-token",
+        help_heading = "Connection"
     )]
     pub token: String,
+    /// Heartbeat interval announced, in seconds.
+    #[arg(long, default_value = "25", value_parser = values::duration, allow_negative_numbers = true, value_name = "SECONDS",
+          help_heading = "Connection")]
+    pub ping_interval: Duration,
+    /// Heartbeat timeout announced, in seconds.
+    #[arg(long, default_value = "20", value_parser = values::duration, allow_negative_numbers = true, value_name = "SECONDS",
+          help_heading = "Connection")]
+    pub ping_timeout: Duration,
+    /// Write the base URL to this file once listening (useful with port 0).
+    #[arg(long, value_name = "FILE", help_heading = "Connection")]
+    pub url_file: Option<PathBuf>,
     /// Play this JSON-lines file instead of a generated stream.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Stream")]
     pub file: Option<PathBuf>,
     /// Generated payloads to play.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, help_heading = "Stream")]
     pub events: u64,
     /// Seed of the generated stream.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, help_heading = "Stream")]
     pub seed: u64,
     /// Spaces the generated stream starts with.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, help_heading = "Stream")]
     pub spaces: usize,
     /// Payloads per second (0: as fast as possible).
-    #[arg(long, default_value_t = 200.0)]
+    #[arg(long, default_value = "200", value_parser = values::rate, allow_negative_numbers = true, help_heading = "Stream")]
     pub rate: f64,
     /// Start playing at once instead of waiting for a first subscription.
-    #[arg(long)]
+    #[arg(long, help_heading = "Stream")]
     pub no_wait: bool,
-    /// Heartbeat interval announced, in seconds.
-    #[arg(long, default_value_t = 25.0)]
-    pub ping_interval: f64,
-    /// Heartbeat timeout announced, in seconds.
-    #[arg(long, default_value_t = 20.0)]
-    pub ping_timeout: f64,
-    /// Fault: drop every socket every this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub drop_every: Option<f64>,
-    /// Fault: after a drop, refuse connects for this many seconds.
-    #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
-    pub down_for: f64,
-    /// Fault: refuse the subscription of this space (repeatable).
-    #[arg(long = "refuse-space", value_name = "ID")]
-    pub refuse: Vec<String>,
-    /// Fault: send malformed events every this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub garbage_every: Option<f64>,
     /// Put every socket in a new space's room when it is announced (no early
     /// events of a new space are missed).
-    #[arg(long)]
+    #[arg(long, help_heading = "Stream")]
     pub auto_join: bool,
-    /// Serve an OAuth token endpoint at /oauth2/access_token issuing access tokens
-    /// that live this many seconds, with a refresh token that rotates at every use.
-    #[arg(long, value_name = "SECONDS")]
-    pub oauth_lifetime: Option<u64>,
-    /// OAuth client id the endpoint accepts.
-    #[arg(long, default_value = "simulator-client")]
-    pub client_id: String,
-    /// OAuth client secret the endpoint accepts (not a secret: a simulator's).
-    #[arg(long, default_value = "simulator-secret")]
-    pub client_secret: String,
-    /// The refresh token valid at start.
-    #[arg(long, default_value = "simulator-refresh")]
-    pub refresh_token: String,
-    /// Fault: refuse this refresh attempt (1 for the first; repeatable).
-    #[arg(long = "refuse-refresh", value_name = "N")]
-    pub refuse_refresh: Vec<u64>,
     /// How `GET /api/users/me/messages` pages: `keyset` (after the last item of the
     /// page, so nothing shifts) or `offset` (an offset into the live, changing list
     /// ordered by modified time, as a naive server does: an update moves a message to
     /// the end and every later offset shifts).
-    #[arg(long, value_enum, default_value = "keyset")]
+    #[arg(long, value_enum, default_value = "keyset", help_heading = "Stream")]
     pub paging: Paging,
+    /// Exit this many seconds after the whole stream was played (default: serve on).
+    #[arg(long, value_parser = values::duration, allow_negative_numbers = true, value_name = "SECONDS", help_heading = "Stream")]
+    pub linger: Option<Duration>,
+    /// Fault: drop every socket every this many seconds.
+    #[arg(long, value_parser = values::duration, allow_negative_numbers = true, value_name = "SECONDS", help_heading = "Faults")]
+    pub drop_every: Option<Duration>,
+    /// Fault: after a drop, refuse connects for this many seconds.
+    #[arg(long, default_value = "0", value_parser = values::duration, allow_negative_numbers = true, value_name = "SECONDS",
+          help_heading = "Faults")]
+    pub down_for: Duration,
+    /// Fault: refuse the subscription of this space (repeatable).
+    #[arg(long = "refuse-space", value_name = "ID", help_heading = "Faults")]
+    pub refuse: Vec<String>,
+    /// Fault: send malformed events every this many seconds.
+    #[arg(long, value_parser = values::duration, allow_negative_numbers = true, value_name = "SECONDS", help_heading = "Faults")]
+    pub garbage_every: Option<Duration>,
     /// Fault: every Nth new message (chat, post, task) is kept in the history (and so
     /// in the REST API) but never sent on the socket.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Faults")]
     pub skip_every: Option<u64>,
+    /// Fault: refuse this refresh attempt (1 for the first; repeatable).
+    #[arg(long = "refuse-refresh", value_name = "N", help_heading = "Faults")]
+    pub refuse_refresh: Vec<u64>,
     /// Fault: every Nth attachment (by its key) is missing from the storage (404).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Faults")]
     pub missing_files: Option<u64>,
     /// Fault: every Nth attachment (by its key) answers 503 to its first two
     /// downloads.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Faults")]
     pub flaky_files: Option<u64>,
     /// Fault: every Nth download URL is handed out already expired.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Faults")]
     pub expired_urls: Option<u64>,
     /// Fault: downloads are throttled to this many bytes a second (`KiB`, `MiB`).
-    #[arg(long, value_name = "SIZE", value_parser = crate::files::parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = crate::files::parse_size, help_heading = "Faults")]
     pub slow_files: Option<u64>,
     /// Seconds a signed download URL stays valid.
-    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
-    pub url_ttl: f64,
-    /// Write the base URL to this file once listening (useful with port 0).
-    #[arg(long, value_name = "FILE")]
-    pub url_file: Option<PathBuf>,
-    /// Exit this many seconds after the whole stream was played (default: serve on).
-    #[arg(long, value_name = "SECONDS")]
-    pub linger: Option<f64>,
-}
-
-fn secs(value: f64) -> Duration {
-    Duration::try_from_secs_f64(value).unwrap_or(Duration::ZERO)
+    #[arg(long, default_value = "300", value_parser = values::duration, allow_negative_numbers = true, value_name = "SECONDS",
+          help_heading = "Files")]
+    pub url_ttl: Duration,
+    /// Serve an OAuth token endpoint at /oauth2/access_token issuing access tokens
+    /// that live this many seconds, with a refresh token that rotates at every use.
+    #[arg(long, value_name = "SECONDS", help_heading = "OAuth")]
+    pub oauth_lifetime: Option<u64>,
+    /// OAuth client id the endpoint accepts.
+    #[arg(long, default_value = "simulator-client", help_heading = "OAuth")]
+    pub client_id: String,
+    /// OAuth client secret the endpoint accepts (not a secret: a simulator's).
+    #[arg(long, default_value = "simulator-secret", help_heading = "OAuth")]
+    pub client_secret: String,
+    /// The refresh token valid at start.
+    #[arg(long, default_value = "simulator-refresh", help_heading = "OAuth")]
+    pub refresh_token: String,
 }
 
 /// Runs the simulator until SIGINT/SIGTERM (or `--linger` after the stream).
@@ -131,12 +137,12 @@ pub async fn run(_global: &Global, args: SimulateArgs) -> anyhow::Result<Outcome
         token: args.token.clone(),
         rate: args.rate,
         wait_for_subscriber: !args.no_wait,
-        ping_interval: secs(args.ping_interval).max(Duration::from_millis(100)),
-        ping_timeout: secs(args.ping_timeout).max(Duration::from_millis(100)),
-        drop_every: args.drop_every.map(secs),
-        down_for: secs(args.down_for),
+        ping_interval: args.ping_interval.max(Duration::from_millis(100)),
+        ping_timeout: args.ping_timeout.max(Duration::from_millis(100)),
+        drop_every: args.drop_every,
+        down_for: args.down_for,
         refuse: args.refuse.clone(),
-        garbage_every: args.garbage_every.map(secs),
+        garbage_every: args.garbage_every,
         page_size: 50,
         paging: args.paging,
         skip_every: args.skip_every.filter(|n| *n > 0),
@@ -149,7 +155,7 @@ pub async fn run(_global: &Global, args: SimulateArgs) -> anyhow::Result<Outcome
             refuse_attempts: args.refuse_refresh.clone(),
         }),
         files: FileOptions {
-            url_ttl: secs(args.url_ttl),
+            url_ttl: args.url_ttl,
             missing_every: args.missing_files.filter(|n| *n > 0),
             flaky_every: args.flaky_files.filter(|n| *n > 0),
             expired_every: args.expired_urls.filter(|n| *n > 0),
@@ -176,7 +182,7 @@ pub async fn run(_global: &Global, args: SimulateArgs) -> anyhow::Result<Outcome
             simulator.finished().await;
             eprintln!("simulator: played {} payloads", simulator.shared.played.load(std::sync::atomic::Ordering::Relaxed));
             match args.linger {
-                Some(s) => tokio::time::sleep(secs(s)).await,
+                Some(linger) => tokio::time::sleep(linger).await,
                 None => std::future::pending().await,
             }
         } => {}

@@ -62,7 +62,7 @@ impl IndexWriterHandle {
         d.add_i64(f.modified, doc.modified);
         d.add_u64(f.removed, u64::from(doc.removed));
         // Earlier text still contained in the current text adds nothing a search of
-        // `text` could find, and leaves the message unedited for `--in-history false`.
+        // `text` could find, and leaves the message unedited for `--no-in-history`.
         let unshown: Vec<&str> = doc.unshown_history().collect();
         let edited = !unshown.is_empty();
         d.add_u64(f.edited, u64::from(edited));

@@ -4,6 +4,7 @@
 pub mod body;
 mod bulk;
 mod codec;
+pub mod context;
 mod dedup;
 pub mod documents;
 mod error;

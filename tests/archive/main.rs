@@ -1,6 +1,7 @@
 //! Integration tests: the real binary against a real SQLite archive in a temp dir.
 
 mod cli;
+mod config;
 mod consistency;
 mod convergence;
 mod export;
@@ -19,6 +20,7 @@ mod order;
 mod privacy;
 mod redaction;
 mod search;
+mod search_context;
 mod seeds;
 mod socket;
 mod upgrade;

@@ -85,7 +85,7 @@ fn fixture_lines() -> Vec<Value> {
     ]
 }
 
-fn archive() -> TestArchive {
+pub fn archive() -> TestArchive {
     let archive = TestArchive::new();
     let lines: Vec<String> = fixture_lines().iter().map(Value::to_string).collect();
     let run = archive.ingest_text("fixture.jsonl", &lines.join("\n"));
@@ -228,15 +228,15 @@ fn removed_and_edited_are_marked_and_history_is_searched() {
     assert_eq!(hit["matched_in"], "history");
     assert_eq!(hit["text"], "password removed");
     assert!(hit["snippet"].as_str().unwrap().contains("swordfish"));
-    assert!(ids(&a, &["swordfish", "--in-history", "false"]).is_empty());
+    assert!(ids(&a, &["swordfish", "--no-in-history"]).is_empty());
     // Several words: one word now, the other only before the edit.
     assert_eq!(ids(&a, &["password AND swordfish"]), ["m6"]);
-    assert!(ids(&a, &["password AND swordfish", "--in-history", "false"]).is_empty());
+    assert!(ids(&a, &["password AND swordfish", "--no-in-history"]).is_empty());
     assert_eq!(
-        ids(&a, &["swordfish OR password", "--in-history", "false"]),
+        ids(&a, &["swordfish OR password", "--no-in-history"]),
         ["m6"]
     );
-    assert!(ids(&a, &["swordfish OR secret", "--in-history", "false"]).is_empty());
+    assert!(ids(&a, &["swordfish OR secret", "--no-in-history"]).is_empty());
 
     let run = a.run(&["search", "--json", "forecast"]);
     let hit: Value = serde_json::from_str(run.stdout.lines().next().expect("a hit")).unwrap();
@@ -336,15 +336,12 @@ fn edits_that_add_and_edits_that_replace() {
     let lines: Vec<String> = lines.iter().map(Value::to_string).collect();
     let run = a.ingest_text("edits.jsonl", &lines.join("\n"));
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let now = ["--in-history", "false"];
+    let now = "--no-in-history";
     assert_eq!(sorted(&a, &["zeppelin"]), ["e1", "e2"]);
-    assert_eq!(sorted(&a, &["zeppelin", now[0], now[1]]), ["e1"]);
-    assert_eq!(
-        sorted(&a, &["\"zeppelin arrives\"", now[0], now[1]]),
-        ["e1"]
-    );
-    assert_eq!(sorted(&a, &["zeppelin AND noon", now[0], now[1]]), ["e1"]);
-    assert!(sorted(&a, &["zeppelin AND tour", now[0], now[1]]).is_empty());
+    assert_eq!(sorted(&a, &["zeppelin", now]), ["e1"]);
+    assert_eq!(sorted(&a, &["\"zeppelin arrives\"", now]), ["e1"]);
+    assert_eq!(sorted(&a, &["zeppelin AND noon", now]), ["e1"]);
+    assert!(sorted(&a, &["zeppelin AND tour", now]).is_empty());
     assert_eq!(sorted(&a, &["zeppelin AND tour"]), ["e2"]);
     assert_eq!(sorted(&a, &["history:zeppelin"]), ["e1", "e2"]);
     assert_eq!(a.run(&["verify"]).code, 0);
@@ -365,10 +362,11 @@ fn bad_queries_are_exit_code_2() {
         assert!(run.stderr.contains(says), "{query:?}: {}", run.stderr);
         assert!(!run.stderr.contains("panicked"));
     }
-    let run = a.run(&["search", "x", "--since", "yesterday"]);
+    let run = a.run(&["search", "--since", "yesterday", "x"]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.contains("--since \"yesterday\" is not a time"),
+        run.stderr
+            .contains("'yesterday' for '--since <TIME>': not a time"),
         "{}",
         run.stderr
     );
