@@ -17,9 +17,9 @@ mod serve;
 mod simulate;
 mod spaces;
 mod stats;
-mod users;
 #[cfg(test)]
 mod tests;
+mod users;
 mod values;
 mod verify;
 
