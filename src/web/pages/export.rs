@@ -48,11 +48,7 @@ pub async fn create(
         Err(message) => return view::error(StatusCode::BAD_REQUEST, nav, message),
     };
     let options = ExportOptions {
-        spaces: filters
-            .spaces
-            .ids()
-            .map(<[String]>::to_vec)
-            .unwrap_or_default(),
+        spaces: filters.space_ids(),
         from: filters.from,
         kind: filters.kind,
         since: filters.since,

@@ -69,6 +69,16 @@ pub struct Filters {
     pub removed: RemovedFilter,
 }
 
+impl Filters {
+    /// The space filter as the search and the export take it (empty: every space).
+    pub fn space_ids(&self) -> Vec<String> {
+        self.spaces
+            .ids()
+            .map(<[String]>::to_vec)
+            .unwrap_or_default()
+    }
+}
+
 impl SearchForm {
     /// The filters, checked and limited to what `viewer` may see; or what is wrong.
     pub async fn filters(&self, app: &Shared, viewer: &Viewer) -> Result<Filters, String> {
@@ -257,11 +267,7 @@ pub async fn page(
     };
     let options = SearchOptions {
         query: query.clone(),
-        spaces: filters
-            .spaces
-            .ids()
-            .map(<[String]>::to_vec)
-            .unwrap_or_default(),
+        spaces: filters.space_ids(),
         from: filters.from,
         kind: filters.kind,
         since: filters.since,
