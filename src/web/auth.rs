@@ -233,14 +233,27 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// The login form's token: the one this browser already holds (so a second tab,
+/// or a favicon request that lands on the login page, does not void the first
+/// form), or a new one.
+fn login_token(headers: &HeaderMap) -> Result<String, crate::audit::AuditError> {
+    match cookie(headers, LOGIN_COOKIE) {
+        Some(token) if token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(token.to_string())
+        }
+        _ => crate::audit::random_hex(32),
+    }
+}
+
 fn login_page(
     app: &Shared,
+    token: Result<String, crate::audit::AuditError>,
     next: String,
     error: Option<String>,
     username: String,
     status: StatusCode,
 ) -> Response {
-    let csrf = match crate::audit::random_hex(32) {
+    let csrf = match token {
         Ok(token) => token,
         Err(e) => return view::failed(None, "Making the login form", e),
     };
@@ -267,9 +280,14 @@ fn login_page(
 }
 
 /// `GET /login`.
-pub async fn login_form(State(app): State<Shared>, Query(q): Query<NextQuery>) -> Response {
+pub async fn login_form(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
     login_page(
         &app,
+        login_token(&headers),
         safe_next(q.next.as_deref()),
         None,
         String::new(),
@@ -301,6 +319,7 @@ pub async fn login(
     if !same(&form.csrf, expected) {
         return login_page(
             &app,
+            login_token(&headers),
             next,
             Some("The form had expired; log in again.".into()),
             form.username,
@@ -312,6 +331,7 @@ pub async fn login(
         let secs = wait.as_secs().max(1);
         let mut response = login_page(
             &app,
+            login_token(&headers),
             next,
             Some(format!("Too many failed logins; try again in {secs} s.")),
             form.username,
@@ -339,6 +359,7 @@ pub async fn login(
         }
         return login_page(
             &app,
+            login_token(&headers),
             next,
             Some("Wrong user name or password.".into()),
             form.username,

@@ -30,12 +30,14 @@ pub async fn secure(request: Request, next: Next) -> Response {
 
 const CSS: &str = include_str!("static/app.css");
 const JS: &str = include_str!("static/app.js");
+const ICON: &str = include_str!("static/icon.svg");
 
-/// `/static/{name}`: the stylesheet and the script.
+/// `/static/{name}`: the stylesheet, the script and the icon.
 pub async fn asset(Path(name): Path<String>) -> Response {
     let (body, kind) = match name.as_str() {
         "app.css" => (CSS, "text/css; charset=utf-8"),
         "app.js" => (JS, "text/javascript; charset=utf-8"),
+        "icon.svg" => (ICON, "image/svg+xml"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     (

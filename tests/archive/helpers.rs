@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteRow};
 use sqlx::{Connection, SqliteConnection};
@@ -27,6 +28,25 @@ impl From<Output> for Run {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
+}
+
+/// Installs a test directory's npm packages from its lock file (`npm ci`) once per
+/// test run, unless `marker` (a package under `node_modules`) is already there.
+pub fn npm_ci(dir: &Path, marker: &str) {
+    static DONE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if done.iter().any(|d| d == dir) {
+        return;
+    }
+    if !dir.join("node_modules").join(marker).exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(dir)
+            .status()
+            .expect("npm is needed for the interop and browser tests (Node.js 18 or later)");
+        assert!(status.success(), "npm ci in {} failed", dir.display());
+    }
+    done.push(dir.to_path_buf());
 }
 
 pub fn binary() -> Command {

@@ -7,39 +7,18 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{fixture, TestArchive};
+use crate::helpers::{fixture, npm_ci, TestArchive};
 use crate::live::spawn_run;
-
-static NPM: Mutex<bool> = Mutex::new(false);
 
 fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
 
-/// Installs the Node packages once (both tests share them).
-fn npm_install() {
-    let mut done = NPM.lock().unwrap_or_else(|e| e.into_inner());
-    if *done {
-        return;
-    }
-    let dir = interop_dir();
-    if !dir.join("node_modules/sio2").exists() || !dir.join("node_modules/sio4").exists() {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .status()
-            .expect("npm is needed for the interop tests (Node.js 18 or later)");
-        assert!(status.success(), "npm ci in {} failed", dir.display());
-    }
-    *done = true;
-}
-
 /// Starts the reference server; returns it and its port.
 fn node_server(version: &str, token: &str) -> (Child, u16) {
-    npm_install();
+    npm_ci(&interop_dir(), "sio4");
     let mut child = Command::new("node")
         .arg(interop_dir().join("server.js"))
         .args([version, token])

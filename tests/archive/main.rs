@@ -1,5 +1,6 @@
 //! Integration tests: the real binary against a real SQLite archive in a temp dir.
 
+mod browser;
 mod cli;
 mod config;
 mod consistency;

@@ -135,6 +135,26 @@ async fn forms_without_their_csrf_token_are_refused() {
         .await;
     assert_eq!(forged.status, 403);
     assert!(!client.cookies.contains_key("sa_session"));
+    // A second login page (another tab, or a browser's favicon request sent to
+    // the login page) keeps the first page's form valid; a made-up token does not.
+    let first = client.get(&format!("{}/login", server.base)).await.csrf();
+    let second = client
+        .get(&format!("{}/login?next=/favicon.ico", server.base))
+        .await;
+    assert_eq!(second.csrf(), first);
+    let mut stranger = Client::new();
+    stranger.cookies.insert("sa_login".into(), "1".repeat(64));
+    let made_up = stranger
+        .post(
+            &format!("{}/login", server.base),
+            &[
+                ("username", "ana"),
+                ("password", ADMIN_PASSWORD),
+                ("csrf", &"2".repeat(64)),
+            ],
+        )
+        .await;
+    assert_eq!(made_up.status, 403);
     assert_eq!(
         client
             .login(&server.base, "ana", ADMIN_PASSWORD)
