@@ -5,6 +5,7 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src src
+COPY askama.toml ./
 COPY migrations migrations
 COPY benches benches
 COPY tests tests

@@ -7,7 +7,8 @@
 //! and a mix of the two with message histories. Prints per page the requests,
 //! throughput, p50/p90/p99/max latency, and `serve`'s resident memory (peak and
 //! at the end). Every request is audited as in production (the audit log is a
-//! fresh file in a temp dir).
+//! fresh file in a temp dir). `BENCH_THINK_MS` makes each session pause that
+//! long after each answer (a reviewer reading), instead of asking again at once.
 //!
 //! `BENCH_DATA_DIR` names an existing archive (the 1M figures use the archive of
 //! the one-million ingest); without it a `generate` stream of `BENCH_MESSAGES`
@@ -237,6 +238,7 @@ async fn phase(
     seconds: u64,
 ) -> Vec<(Page, Vec<Duration>)> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
+    let think = Duration::from_millis(env_number("BENCH_THINK_MS", 0));
     let mut tasks = Vec::new();
     for (n, session) in sessions.iter().enumerate() {
         let (base, session, targets) = (base.to_string(), session.clone(), targets.clone());
@@ -264,6 +266,9 @@ async fn phase(
                 assert!(status.is_success(), "{url}: {status}");
                 assert!(body.len() > 500, "{url}: a short page");
                 seen.push((page, took));
+                if !think.is_zero() {
+                    tokio::time::sleep(think).await;
+                }
             }
             seen
         }));
@@ -309,18 +314,31 @@ fn report(name: &str, seconds: u64, results: &[(Page, Vec<Duration>)]) {
     }
 }
 
-fn rss_now_mb(pid: u32) -> f64 {
+/// A `/proc/PID/status` field in kB, as MB.
+fn status_mb(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(0.0)
         / 1024.0
 }
 
+fn print_rss(pid: u32) {
+    println!(
+        "\nserve RSS: peak {:.0} MB, at the end {:.0} MB ({:.0} MB anonymous, {:.0} MB \
+             of mapped files: the index and SQLite's shared memory)",
+        peak_rss_mb_of(&pid.to_string()),
+        status_mb(pid, "VmRSS:"),
+        status_mb(pid, "RssAnon:"),
+        status_mb(pid, "RssFile:") + status_mb(pid, "RssShmem:"),
+    );
+}
+
 fn main() {
+    spaces_archive::tls::install_crypto();
     let work = tempfile::tempdir().expect("temp dir");
     let data = archive(work.path());
     let sessions = env_number("BENCH_SESSIONS", 50) as usize;
@@ -351,6 +369,19 @@ fn main() {
             "machine: {} cores; archive of {total} messages; {sessions} sessions, {seconds} s a phase",
             std::thread::available_parallelism().map_or(0, |n| n.get())
         );
+        if let Ok(only) = std::env::var("BENCH_ONLY") {
+            let page: &'static [Page] = match only.as_str() {
+                "search" => &[Page::Search],
+                "message" => &[Page::Message],
+                _ => &[Page::Conversation],
+            };
+            let pid = serve.child.id();
+            eprintln!("serve pid {pid}");
+            let results = phase(&serve.base, &cookies, &targets, page, seconds).await;
+            report(&only, seconds, &results);
+            print_rss(pid);
+            return;
+        }
         // Warm the page cache and the index readers.
         phase(&serve.base, &cookies, &targets, &[Page::Search, Page::Conversation], 3).await;
         let pid = serve.child.id();
@@ -368,11 +399,7 @@ fn main() {
         ];
         let mixed = phase(&serve.base, &cookies, &targets, MIX, seconds).await;
         report("mixed (2 search : 2 conversation : 1 history)", seconds, &mixed);
-        println!(
-            "\nserve RSS: peak {:.0} MB, at the end {:.0} MB",
-            peak_rss_mb_of(&pid.to_string()),
-            rss_now_mb(pid)
-        );
+        print_rss(pid);
         drop(serve);
     });
 }

@@ -65,6 +65,60 @@ pub struct AuditFilter {
     pub offset: i64,
 }
 
+/// Appends `entries` (each with its time) to the chain in one transaction taken
+/// at once (`BEGIN IMMEDIATE`, so another process appending never reads the same
+/// head); returns their numbers.
+pub(super) async fn append_rows(
+    pool: &sqlx::SqlitePool,
+    entries: &[(&AuditEntry, i64)],
+) -> Result<Vec<i64>, AuditError> {
+    immediate(pool, async |conn| {
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_optional(&mut *conn)
+                .await?;
+        let (mut seq, mut prev) = head.unwrap_or((0, GENESIS.to_string()));
+        let mut seqs = Vec::with_capacity(entries.len());
+        for (entry, at) in entries {
+            seq += 1;
+            let detail = entry.detail.to_string();
+            let fields = AuditEntryRef {
+                user: &entry.user,
+                address: &entry.address,
+                action: &entry.action,
+                detail: &detail,
+            };
+            let hash = chain_hash(&prev, seq, *at, &fields);
+            sqlx::query(
+                "INSERT INTO audit (seq, at, user, address, action, detail, prev, hash) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(seq)
+            .bind(at)
+            .bind(&entry.user)
+            .bind(&entry.address)
+            .bind(&entry.action)
+            .bind(&detail)
+            .bind(&prev)
+            .bind(&hash)
+            .execute(&mut *conn)
+            .await?;
+            prev = hash;
+            seqs.push(seq);
+        }
+        sqlx::query(
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2) \
+             ON CONFLICT (id) DO UPDATE SET seq = ?1, hash = ?2",
+        )
+        .bind(seq)
+        .bind(&prev)
+        .execute(&mut *conn)
+        .await?;
+        Ok(seqs)
+    })
+    .await
+}
+
 /// Where the chain breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Broken {
@@ -100,49 +154,11 @@ struct AuditEntryRef<'a> {
 }
 
 impl AuditDb {
-    /// Appends a row to the chain; returns its number.
+    /// Appends a row to the chain; returns its number once it is committed (with
+    /// the rows of other requests that arrived meanwhile: [`super::writer`]).
     pub async fn record(&self, entry: &AuditEntry) -> Result<i64, AuditError> {
-        let detail = entry.detail.to_string();
         let at = crate::event::time::now_millis();
-        immediate(&self.pool, async |conn| {
-            let head: Option<(i64, String)> =
-                sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            let (last, prev) = head.unwrap_or((0, GENESIS.to_string()));
-            let seq = last + 1;
-            let fields = AuditEntryRef {
-                user: &entry.user,
-                address: &entry.address,
-                action: &entry.action,
-                detail: &detail,
-            };
-            let hash = chain_hash(&prev, seq, at, &fields);
-            sqlx::query(
-                "INSERT INTO audit (seq, at, user, address, action, detail, prev, hash) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(seq)
-            .bind(at)
-            .bind(&entry.user)
-            .bind(&entry.address)
-            .bind(&entry.action)
-            .bind(&detail)
-            .bind(&prev)
-            .bind(&hash)
-            .execute(&mut *conn)
-            .await?;
-            sqlx::query(
-                "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2) \
-                 ON CONFLICT (id) DO UPDATE SET seq = ?1, hash = ?2",
-            )
-            .bind(seq)
-            .bind(&hash)
-            .execute(&mut *conn)
-            .await?;
-            Ok(seq)
-        })
-        .await
+        self.writer.append(entry, at).await
     }
 
     /// Rows matching `filter`, newest first.

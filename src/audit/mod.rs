@@ -8,6 +8,7 @@ pub mod exports;
 pub mod log;
 pub mod sessions;
 pub mod users;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -94,6 +95,9 @@ pub enum AuditError {
     /// The system's random source failed.
     #[error("no random bytes from the system: {0}")]
     Random(#[from] getrandom::Error),
+    /// A group of rows could not be appended to the audit log.
+    #[error("cannot append to the audit log: {0}")]
+    Append(String),
     /// A request the accounts refuse (no such user, a duplicate name, a bad name).
     #[error("{0}")]
     Refused(String),
@@ -104,6 +108,7 @@ pub enum AuditError {
 pub struct AuditDb {
     pool: SqlitePool,
     path: PathBuf,
+    writer: writer::Writer,
 }
 
 impl AuditDb {
@@ -150,6 +155,7 @@ impl AuditDb {
             .await
             .map_err(open_err)?;
         Ok(AuditDb {
+            writer: writer::Writer::start(pool.clone()),
             pool,
             path: path.to_path_buf(),
         })

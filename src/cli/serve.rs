@@ -71,8 +71,22 @@ pub struct ServeArgs {
     pub exports_dir: Option<PathBuf>,
 }
 
+/// Caps glibc's malloc at two arenas. Pages are built on many threads (tokio's,
+/// SQLite's connection workers, tantivy's); with an arena per thread the memory
+/// freed after each page stays spread over them, and under 50 concurrent sessions
+/// at a million messages that doubled `serve`'s resident memory (159 MB of heap
+/// against 78 MB with two, measured by `cargo bench --bench serve`).
+fn limit_malloc_arenas() {
+    // SAFETY: mallopt only sets an allocator parameter; it is thread-safe and
+    // affects arenas created from now on.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 /// Runs `serve` until SIGINT or SIGTERM.
 pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Outcome> {
+    limit_malloc_arenas();
     let data_dir = global.data_dir();
     let archive = Archive::open_read_only(&data_dir).await?;
     let index = SearchIndex::open(&data_dir)?;

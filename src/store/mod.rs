@@ -187,7 +187,7 @@ impl Archive {
             .filename(&path)
             .read_only(true)
             .busy_timeout(Duration::from_secs(30))
-            .pragma("cache_size", "-16384")
+            .pragma("cache_size", "-4096")
             .statement_cache_capacity(64)
             .disable_statement_logging();
         let pool = SqlitePoolOptions::new()
