@@ -160,3 +160,13 @@ mod tests {
         restrict_path(&dir.join("missing"));
     }
 }
+
+/// Whether this process may write in `dir` (a read-only mount says no).
+pub fn writable(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(name) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access only reads the NUL-terminated path.
+    unsafe { libc::access(name.as_ptr(), libc::W_OK) == 0 }
+}

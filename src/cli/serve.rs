@@ -89,7 +89,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Outcome> {
     limit_malloc_arenas();
     let data_dir = global.data_dir();
     let archive = Archive::open_read_only(&data_dir).await?;
-    let index = SearchIndex::open(&data_dir)?;
+    let index = SearchIndex::open_read_only(&data_dir)?;
     let audit_path = global.audit_path();
     let audit = AuditDb::open_file(&audit_path).await?;
     if audit.users().await?.is_empty() && args.auth_header.is_none() {

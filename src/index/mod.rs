@@ -6,6 +6,7 @@ mod merge;
 mod phrase;
 mod prefix;
 mod query;
+pub mod readonly;
 mod schema;
 mod terms;
 mod tokenizer;
@@ -80,13 +81,53 @@ impl SearchIndex {
         }
     }
 
-    fn open_at(path: PathBuf) -> Result<SearchIndex, IndexError> {
+    /// Opens the index for reading only (`serve`): read-only when its directory
+    /// cannot be written ([`readonly`]); never created.
+    pub fn open_read_only(data_dir: &Path) -> Result<SearchIndex, IndexError> {
+        let path = data_dir.join(INDEX_DIR);
         let open_err = |source| IndexError::Open {
             path: path.clone(),
             source,
         };
-        crate::private::create_dir(&path).map_err(|e| open_err(tantivy::TantivyError::from(e)))?;
-        let directory = MmapDirectory::open(&path).map_err(|e| open_err(e.into()))?;
+        let missing = || {
+            open_err(tantivy::TantivyError::from(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no index here yet (`run`, `ingest` or `reindex` makes one)",
+            )))
+        };
+        if !path.is_dir() {
+            return Err(missing());
+        }
+        if crate::private::writable(&path) {
+            let directory = MmapDirectory::open(&path).map_err(|e| open_err(e.into()))?;
+            Self::from_directory(path, directory, false)
+        } else {
+            let directory = readonly::ReadOnlyDirectory::open(&path).map_err(open_err)?;
+            Self::from_directory(path, directory, false)
+        }
+    }
+
+    fn open_at(path: PathBuf) -> Result<SearchIndex, IndexError> {
+        crate::private::create_dir(&path).map_err(|e| IndexError::Open {
+            path: path.clone(),
+            source: tantivy::TantivyError::from(e),
+        })?;
+        let directory = MmapDirectory::open(&path).map_err(|e| IndexError::Open {
+            path: path.clone(),
+            source: e.into(),
+        })?;
+        Self::from_directory(path, directory, true)
+    }
+
+    fn from_directory(
+        path: PathBuf,
+        directory: impl tantivy::Directory,
+        create: bool,
+    ) -> Result<SearchIndex, IndexError> {
+        let open_err = |source| IndexError::Open {
+            path: path.clone(),
+            source,
+        };
         let (schema, _) = schema::build();
         let index = if Index::exists(&directory).map_err(|e| open_err(e.into()))? {
             let index = Index::open(directory).map_err(open_err)?;
@@ -94,8 +135,13 @@ impl SearchIndex {
                 return Err(IndexError::Outdated(path));
             }
             index
-        } else {
+        } else if create {
             Index::create(directory, schema, tantivy::IndexSettings::default()).map_err(open_err)?
+        } else {
+            return Err(open_err(tantivy::TantivyError::from(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no index here yet (`run`, `ingest` or `reindex` makes one)",
+            ))));
         };
         schema::register_analyzers(&index);
         // Segments are searched in parallel, one thread per core: a query over a

@@ -182,6 +182,18 @@ impl Archive {
                 "no archive here yet (`run` or `ingest` makes one)",
             ))));
         }
+        // A WAL archive is read through SQLite's shared-memory file, which a
+        // reader creates when it is missing; on a read-only mount it cannot.
+        let shm = data_dir.join(format!("{DATABASE_FILE}-shm"));
+        if !crate::private::writable(data_dir) && !shm.exists() {
+            return Err(open_err(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the archive's directory cannot be written here and SQLite's shared-memory file \
+                 (archive.sqlite-shm) is missing: it exists while the archive's writer (`run`) \
+                 has the archive open, so start `run` first (the docker-compose file and the \
+                 systemd unit do), or give `serve` a directory it may write",
+            ))));
+        }
         let options = SqliteConnectOptions::from_str("sqlite:")
             .map_err(open_err)?
             .filename(&path)

@@ -682,3 +682,154 @@ async fn behind_tls_the_session_cookie_is_secure() {
         200
     );
 }
+
+/// A read-only bind mount of `dir` (as docker-compose's `:ro` volume and the
+/// systemd unit's `ReadOnlyPaths` give `serve` the archive); unmounted on drop.
+struct ReadOnlyMount(std::path::PathBuf);
+
+impl ReadOnlyMount {
+    /// `None` (with a message) when this process may not mount.
+    fn of(dir: &std::path::Path, at: &std::path::Path) -> Option<ReadOnlyMount> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: a read-only bind mount needs root");
+            return None;
+        }
+        std::fs::create_dir_all(at).unwrap();
+        let bind = std::process::Command::new("mount")
+            .arg("--bind")
+            .arg(dir)
+            .arg(at)
+            .status()
+            .unwrap();
+        if !bind.success() {
+            eprintln!("skipped: cannot bind-mount here");
+            return None;
+        }
+        let mount = ReadOnlyMount(at.to_path_buf());
+        let ro = std::process::Command::new("mount")
+            .args(["-o", "remount,bind,ro"])
+            .arg(at)
+            .status()
+            .unwrap();
+        assert!(ro.success(), "remount read-only");
+        Some(mount)
+    }
+}
+
+impl Drop for ReadOnlyMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn serve_reads_an_archive_it_cannot_write_while_another_process_writes_it() {
+    let archive = review_archive().await;
+    let view = archive.dir.path().join("read-only-view");
+    let Some(_mount) = ReadOnlyMount::of(&archive.data_dir(), &view) else {
+        return;
+    };
+    assert!(
+        std::fs::write(view.join("probe"), b"x").is_err(),
+        "the mount is read-only"
+    );
+    let reviewers = archive.dir.path().join("reviewers");
+    let audit_db = reviewers.join("audit.sqlite");
+    std::fs::create_dir_all(&reviewers).unwrap();
+    std::fs::copy(archive.data_dir().join("audit.sqlite"), &audit_db).unwrap();
+    // No process has the archive open: SQLite's shared-memory file is gone, and
+    // serve cannot make it there; it says so.
+    let refused: crate::helpers::Run = crate::helpers::binary()
+        .arg("--data-dir")
+        .arg(&view)
+        .arg("--audit-db")
+        .arg(&audit_db)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("start `run` first"),
+        "{}",
+        refused.stderr
+    );
+    // The writer's side has the archive open (as `run` has, all the time).
+    let mut writer_side = archive.db().await;
+    crate::helpers::scalar(&mut writer_side, "SELECT count(*) FROM messages").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = archive.dir.path().join("serve-ro.log");
+    let mut child = crate::helpers::binary()
+        .arg("--data-dir")
+        .arg(&view)
+        .arg("--audit-db")
+        .arg(&audit_db)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut client = Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while client
+        .http
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not start: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(client.login(&base, "ana", ADMIN_PASSWORD).await.status, 303);
+    let before = client.get(&format!("{base}/search?q=budget")).await;
+    assert!(
+        before.body.contains("<strong>6</strong>"),
+        "{}",
+        before.body
+    );
+    // Another process (the archive's writer) adds a message through the writable path.
+    let more = format!(
+        "{}\n",
+        serde_json::json!({"_id": "e00000000000000000000001", "category": "chat",
+            "topicId": SPACE_A, "topicTitle": "Release train", "topicType": "group",
+            "created": "2024-03-01T09:00:00Z", "modified": "2024-03-01T09:00:00Z",
+            "sender": {"_id": "u1", "displayname": "Ann Lee", "username": "u1@example.com", "type": "user"},
+            "content": {"bodyText": "<p>late budget addendum</p>", "description": "", "data": []}})
+    );
+    let run = archive.ingest_text("more.jsonl", &more);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let page = client.get(&format!("{base}/search?q=addendum")).await;
+        if page.body.contains("e00000000000000000000001") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve never saw the new message: {}\n{}",
+            page.body,
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let conversation = client
+        .get(&format!(
+            "{base}/spaces/{SPACE_A}?around=e00000000000000000000001"
+        ))
+        .await;
+    assert!(conversation.body.contains("late budget addendum"));
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(writer_side);
+    assert!(!view.join("probe").exists());
+}
