@@ -7,8 +7,8 @@
 //! and a mix of the two with message histories. Prints per page the requests,
 //! throughput, p50/p90/p99/max latency, and `serve`'s resident memory (peak and
 //! at the end). Every request is audited as in production (the audit log is a
-//! fresh file in a temp dir). `BENCH_THINK_MS` makes each session pause that
-//! long after each answer (a reviewer reading), instead of asking again at once.
+//! fresh file in a temp dir). `BENCH_THINK_MS` makes each session pause about
+//! that long (uniformly 0 to twice it) after each answer (a reviewer reading), instead of asking again at once.
 //!
 //! `BENCH_DATA_DIR` names an existing archive (the 1M figures use the archive of
 //! the one-million ingest); without it a `generate` stream of `BENCH_MESSAGES`
@@ -250,6 +250,10 @@ async fn phase(
                 .expect("client");
             let mut rng = fastrand::Rng::with_seed(n as u64);
             let mut seen: Vec<(Page, Duration)> = Vec::new();
+            if !think.is_zero() {
+                // Sessions that read between requests do not all start at once.
+                tokio::time::sleep(think.mul_f64(rng.f64() * 2.0)).await;
+            }
             while Instant::now() < deadline {
                 let page = mix[rng.usize(0..mix.len())];
                 let url = url(page, &base, &targets, &mut rng);
@@ -267,7 +271,8 @@ async fn phase(
                 assert!(body.len() > 500, "{url}: a short page");
                 seen.push((page, took));
                 if !think.is_zero() {
-                    tokio::time::sleep(think).await;
+                    // Uniform around the mean, so sessions do not march in step.
+                    tokio::time::sleep(think.mul_f64(rng.f64() * 2.0)).await;
                 }
             }
             seen

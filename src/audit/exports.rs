@@ -29,6 +29,7 @@ pub struct WebExport {
 impl AuditDb {
     /// Records an export.
     pub async fn add_export(&self, export: &WebExport) -> Result<(), AuditError> {
+        let _write = self.write_gate().await;
         sqlx::query(
             "INSERT INTO exports (id, user, created, file, sha256, bytes, counts, scope) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -52,6 +52,7 @@ impl AuditDb {
         let csrf = random_hex(32)?;
         let id_hash = sha256_hex(&token);
         let now = crate::event::time::now_millis();
+        let _write = self.write_gate().await;
         sqlx::query(
             "INSERT INTO sessions (id_hash, user, csrf, address, created, last_seen) \
              VALUES (?, ?, ?, ?, ?, ?)",
@@ -104,11 +105,22 @@ impl AuditDb {
             return Ok(None);
         };
         if now - last_seen > TOUCH_EVERY {
-            sqlx::query("UPDATE sessions SET last_seen = ? WHERE id_hash = ?")
-                .bind(now)
-                .bind(&id_hash)
-                .execute(&self.pool)
-                .await?;
+            // The request does not wait for the touch (its commit, an fsync, queues
+            // behind the audit rows): a touch lost to a crash only ends the session
+            // up to TOUCH_EVERY sooner.
+            let db = self.clone();
+            let id_hash = id_hash.clone();
+            tokio::spawn(async move {
+                let _write = db.write_gate().await;
+                let touched = sqlx::query("UPDATE sessions SET last_seen = ? WHERE id_hash = ?")
+                    .bind(now)
+                    .bind(&id_hash)
+                    .execute(&db.pool)
+                    .await;
+                if let Err(e) = touched {
+                    tracing::warn!("cannot note a session's last request: {e}");
+                }
+            });
         }
         Ok(Some(Session {
             user,
@@ -119,6 +131,7 @@ impl AuditDb {
 
     /// Ends the session whose token hashes to `id_hash`.
     pub async fn end_session(&self, id_hash: &str) -> Result<(), AuditError> {
+        let _write = self.write_gate().await;
         sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
             .bind(id_hash)
             .execute(&self.pool)
@@ -128,6 +141,7 @@ impl AuditDb {
 
     /// Ends every session of the account `name`.
     pub async fn end_sessions_of(&self, name: &str) -> Result<(), AuditError> {
+        let _write = self.write_gate().await;
         sqlx::query("DELETE FROM sessions WHERE user = ?")
             .bind(name)
             .execute(&self.pool)
@@ -138,6 +152,7 @@ impl AuditDb {
     /// Removes sessions past either limit; returns how many.
     pub async fn expire_sessions(&self, limits: SessionLimits) -> Result<u64, AuditError> {
         let now = crate::event::time::now_millis();
+        let _write = self.write_gate().await;
         let done = sqlx::query("DELETE FROM sessions WHERE last_seen < ? OR created < ?")
             .bind(now - limits.idle.as_millis() as i64)
             .bind(now - limits.absolute.as_millis() as i64)

@@ -154,6 +154,7 @@ impl AuditDb {
         let hash = hash_password(password)?;
         let now = crate::event::time::now_millis();
         let spaces = (!spaces.is_empty()).then(|| serde_json::json!(spaces).to_string());
+        let _write = self.write_gate().await;
         let done = sqlx::query(
             "INSERT INTO users (name, role, spaces, hash, created, changed) VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT (name) DO NOTHING",
@@ -198,12 +199,15 @@ impl AuditDb {
     /// Sets a new password and ends the account's sessions.
     pub async fn set_password(&self, name: &str, password: &str) -> Result<(), AuditError> {
         let hash = hash_password(password)?;
-        let done = sqlx::query("UPDATE users SET hash = ?, changed = ? WHERE name = ?")
-            .bind(&hash)
-            .bind(crate::event::time::now_millis())
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
+        let done = {
+            let _write = self.write_gate().await;
+            sqlx::query("UPDATE users SET hash = ?, changed = ? WHERE name = ?")
+                .bind(&hash)
+                .bind(crate::event::time::now_millis())
+                .bind(name)
+                .execute(&self.pool)
+                .await?
+        };
         if done.rows_affected() == 0 {
             return Err(no_such(name));
         }
@@ -213,6 +217,7 @@ impl AuditDb {
     /// Removes an account and its sessions (its audit rows stay).
     pub async fn remove_user(&self, name: &str) -> Result<(), AuditError> {
         self.end_sessions_of(name).await?;
+        let _write = self.write_gate().await;
         let done = sqlx::query("DELETE FROM users WHERE name = ?")
             .bind(name)
             .execute(&self.pool)

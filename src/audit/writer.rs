@@ -7,6 +7,8 @@
 //! next one, in arrival order. A request that is cancelled (its client went away)
 //! leaves its row to the task, which still writes it.
 
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, oneshot};
 
 use super::log::{append_rows, AuditEntry};
@@ -30,9 +32,9 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the task appending to `pool`'s database.
-    pub(super) fn start(pool: sqlx::SqlitePool) -> Writer {
+    pub(super) fn start(pool: sqlx::SqlitePool, gate: Arc<tokio::sync::Mutex<()>>) -> Writer {
         let (queue, rows) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, rows));
+        tokio::spawn(run(pool, gate, rows));
         Writer { queue }
     }
 
@@ -53,11 +55,19 @@ impl Writer {
     }
 }
 
-async fn run(pool: sqlx::SqlitePool, mut rows: mpsc::UnboundedReceiver<Pending>) {
+async fn run(
+    pool: sqlx::SqlitePool,
+    gate: Arc<tokio::sync::Mutex<()>>,
+    mut rows: mpsc::UnboundedReceiver<Pending>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     while rows.recv_many(&mut batch, BATCH).await > 0 {
         let entries: Vec<(&AuditEntry, i64)> = batch.iter().map(|p| (&p.entry, p.at)).collect();
-        match append_rows(&pool, &entries).await {
+        let appended = {
+            let _write = gate.lock().await;
+            append_rows(&pool, &entries).await
+        };
+        match appended {
             Ok(seqs) => {
                 for (pending, seq) in batch.drain(..).zip(seqs) {
                     let _ = pending.done.send(Ok(seq));

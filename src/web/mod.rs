@@ -139,22 +139,43 @@ pub async fn app(
     }))
 }
 
+/// What changes when the index commits: its `meta.json`'s modification time and
+/// size (tantivy replaces the file on every commit).
+fn commit_stamp(meta: &std::path::Path) -> Option<(std::time::SystemTime, u64)> {
+    let m = std::fs::metadata(meta).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
 /// Serves until `shutdown` resolves; in-flight requests are finished first.
 pub async fn serve(
     app: Shared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let addr = app.options.listen;
-    // New commits of `run` become searchable here within a second.
+    // New commits of `run` become searchable here within a second. A reload opens
+    // every segment again (hundreds of ms at a million messages, which stalled the
+    // requests behind it), so it runs only when `meta.json` changed, and on a
+    // blocking thread.
     let reloader = {
         let app = app.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             let mut expire = 0u32;
+            let meta = app.index.path().join("meta.json");
+            let mut seen = commit_stamp(&meta);
             loop {
                 tick.tick().await;
-                if let Err(e) = app.reader.reload() {
-                    tracing::debug!("index reload: {e}");
+                let now = commit_stamp(&meta);
+                if now != seen {
+                    let reload = {
+                        let app = app.clone();
+                        tokio::task::spawn_blocking(move || app.reader.reload())
+                    };
+                    match reload.await {
+                        Ok(Ok(())) => seen = now,
+                        Ok(Err(e)) => tracing::debug!("index reload: {e}"),
+                        Err(e) => tracing::warn!("index reload: {e}"),
+                    }
                 }
                 expire += 1;
                 if expire.is_multiple_of(120) {
