@@ -2,7 +2,9 @@
 //! same code path as `spaces-archive export --output`). Prints messages/s, versions,
 //! the file's size and the export's peak memory. With `BENCH_DATA_DIR` naming an
 //! existing archive it exports that; otherwise it generates and ingests `BENCH_EVENTS`
-//! payloads (default 200,000) first. `BENCH_COMPRESS=zstd|gzip` compresses.
+//! payloads (default 200,000) first. `BENCH_COMPRESS=zstd|gzip` compresses;
+//! `BENCH_FORMAT=rsmf|html` writes that format's directory instead (RSMF sliced by
+//! `BENCH_SLICE=day|week|month|none`, default day).
 //! Run with `cargo bench --bench export`.
 
 mod common;
@@ -12,6 +14,8 @@ use common::{bench_events, peak_rss_mb, write_generated};
 use std::path::PathBuf;
 use std::time::Instant;
 
+use spaces_archive::export::formats::{export_set, SetFormat};
+use spaces_archive::export::rsmf::slice::SliceBy;
 use spaces_archive::export::{export, Compression, ExportOptions, Removed, SORT_MEMORY};
 use spaces_archive::index::SearchIndex;
 use spaces_archive::ingest::{ingest, Input};
@@ -67,6 +71,47 @@ fn main() {
         sort_memory: SORT_MEMORY,
         files: false,
     };
+    let format = match std::env::var("BENCH_FORMAT").as_deref() {
+        Ok("rsmf") => Some(SetFormat::Rsmf(
+            match std::env::var("BENCH_SLICE").as_deref() {
+                Ok("week") => SliceBy::Week,
+                Ok("month") => SliceBy::Month,
+                Ok("none") => SliceBy::None,
+                _ => SliceBy::Day,
+            },
+        )),
+        Ok("html") => Some(SetFormat::Html),
+        _ => None,
+    };
+    if let Some(format) = format {
+        let dir = work.path().join("export-dir");
+        let started = Instant::now();
+        let (summary, set) = runtime.block_on(async {
+            let archive = Archive::open(&data).await.expect("archive");
+            export_set(
+                &archive,
+                &options,
+                format,
+                &dir,
+                indicatif::ProgressBar::hidden(),
+            )
+            .await
+            .expect("export")
+        });
+        let seconds = started.elapsed().as_secs_f64();
+        let messages = summary.counts["message"];
+        println!("export --format {} of {}", format.name(), data.display());
+        println!("  messages       {messages}");
+        println!("  files          {}", set.files);
+        println!("  time           {seconds:.2} s");
+        println!(
+            "  throughput     {:.0} messages/s",
+            messages as f64 / seconds
+        );
+        println!("  peak RSS       {:.0} MB", peak_rss_mb());
+        println!("  written        {:.1} MB", set.bytes as f64 / 1e6);
+        return;
+    }
     let started = Instant::now();
     let summary = runtime.block_on(async {
         let archive = Archive::open(&data).await.expect("archive");

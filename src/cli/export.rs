@@ -9,6 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::filters::{FilterArgs, RemovedArg};
 use super::search::bad_usage;
 use super::{Global, Outcome};
+use crate::export::formats::{export_set, SetFormat};
+use crate::export::rsmf::slice::SliceBy;
 use crate::export::verify::verify_file;
 use crate::export::{export, Compression, ExportError, ExportOptions, Removed};
 
@@ -27,9 +29,10 @@ pub struct ExportArgs {
 /// `export` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
-    /// Check an export: manifest and complete records, counts, SHA-256, sidecar.
+    /// Check an export: manifest and complete records, counts, SHA-256, sidecar; for
+    /// an RSMF or HTML directory, every file listed with its hash, and nothing else.
     Verify {
-        /// The export file.
+        /// The export file, or directory.
         file: PathBuf,
     },
 }
@@ -46,9 +49,19 @@ pub struct ExportFlags {
     /// Add the verbatim payloads of each message's events.
     #[arg(long, help_heading = "Output")]
     pub raw: bool,
-    /// Write here (through a temporary file renamed when complete) and FILE.sha256
-    /// beside it; default stdout.
-    #[arg(long, short, value_name = "FILE", help_heading = "Output")]
+    /// What to write: JSON lines (`spaces-archive-export/1`), RSMF 2.0 for review
+    /// platforms (a directory of `.rsmf` files), or an offline HTML transcript (a
+    /// directory).
+    #[arg(long, value_enum, default_value_t = FormatArg::Jsonl, help_heading = "Output")]
+    pub format: FormatArg,
+    /// RSMF: one file per space per day, week or month, or one per space (each split
+    /// at 10,000 events and kept under 2 GB).
+    #[arg(long, value_enum, default_value_t = SliceArg::Day, help_heading = "Output")]
+    pub slice: SliceArg,
+    /// Write here (a file, or for rsmf and html a new directory: built under a
+    /// temporary name and renamed when complete) with SHA-256 sidecars; JSON lines
+    /// go to stdout without it.
+    #[arg(long, short, value_name = "FILE|DIR", help_heading = "Output")]
     pub output: Option<PathBuf>,
     /// Compress the output.
     #[arg(long, value_enum, help_heading = "Output")]
@@ -65,6 +78,30 @@ pub struct ExportFlags {
     #[arg(long, value_name = "MIB", default_value_t = 16, help_heading = "Limits",
           value_parser = clap::value_parser!(u16).range(1..))]
     pub sort_memory: u16,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// JSON lines.
+    Jsonl,
+    /// RSMF 2.0 (Relativity Short Message Format).
+    Rsmf,
+    /// An offline HTML transcript.
+    Html,
+}
+
+/// `--slice`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SliceArg {
+    /// A UTC day.
+    Day,
+    /// An ISO week.
+    Week,
+    /// A UTC month.
+    Month,
+    /// The whole space.
+    None,
 }
 
 /// `--compress`.
@@ -111,6 +148,56 @@ pub async fn run(global: &Global, args: ExportArgs) -> anyhow::Result<Outcome> {
     } else {
         ProgressBar::hidden()
     };
+    let set_format = match flags.format {
+        FormatArg::Jsonl => None,
+        FormatArg::Rsmf => Some(SetFormat::Rsmf(match flags.slice {
+            SliceArg::Day => SliceBy::Day,
+            SliceArg::Week => SliceBy::Week,
+            SliceArg::Month => SliceBy::Month,
+            SliceArg::None => SliceBy::None,
+        })),
+        FormatArg::Html => Some(SetFormat::Html),
+    };
+    if let Some(format) = set_format {
+        let Some(dir) = flags.output.as_deref() else {
+            return bad_usage(&format!(
+                "--format {} writes a directory: give --output DIR",
+                format.name()
+            ));
+        };
+        if compression.is_some() {
+            return bad_usage("--compress is for JSON lines; rsmf and html are directories");
+        }
+        let archive = global.open().await?;
+        return match export_set(&archive, &options, format, dir, progress).await {
+            Ok((summary, set)) => {
+                global
+                    .audit(
+                        "export",
+                        serde_json::json!({"format": format.name(), "output": dir.display().to_string(),
+                            "spaces": options.spaces, "from": options.from, "kind": options.kind,
+                            "since": options.since, "until": options.until, "counts": summary.counts,
+                            "files": set.files, "sha256": set.manifest_sha256}),
+                    )
+                    .await;
+                print_counts(&summary.counts);
+                eprintln!(
+                    "{}: {} files, {} bytes; manifest.jsonl sha256 {}",
+                    dir.display(),
+                    set.files,
+                    set.bytes,
+                    set.manifest_sha256
+                );
+                eprintln!("cursor {}", summary.cursor);
+                Ok(Outcome::Success)
+            }
+            Err(ExportError::Filter(e) | ExportError::Cursor(e)) => bad_usage(&e),
+            Err(e) => Err(e.into()),
+        };
+    }
+    if flags.slice != SliceArg::Day {
+        return bad_usage("--slice is for --format rsmf");
+    }
     let archive = global.open().await?;
     match export(
         &archive,
@@ -131,12 +218,7 @@ pub async fn run(global: &Global, args: ExportArgs) -> anyhow::Result<Outcome> {
                         "sha256": summary.file_sha256}),
                 )
                 .await;
-            let counts: Vec<String> = summary
-                .counts
-                .iter()
-                .map(|(name, n)| format!("{n} {name}"))
-                .collect();
-            eprintln!("exported {}", counts.join(", "));
+            print_counts(&summary.counts);
             if let Some(path) = &flags.output {
                 eprintln!("{}: sha256 {}", path.display(), summary.file_sha256);
             }
@@ -154,6 +236,14 @@ pub async fn run(global: &Global, args: ExportArgs) -> anyhow::Result<Outcome> {
         Err(ExportError::Filter(e) | ExportError::Cursor(e)) => bad_usage(&e),
         Err(e) => Err(e.into()),
     }
+}
+
+fn print_counts(counts: &std::collections::BTreeMap<String, u64>) {
+    let counts: Vec<String> = counts
+        .iter()
+        .map(|(name, n)| format!("{n} {name}"))
+        .collect();
+    eprintln!("exported {}", counts.join(", "));
 }
 
 fn verify(file: &std::path::Path) -> anyhow::Result<Outcome> {

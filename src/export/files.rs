@@ -40,24 +40,16 @@ pub fn copy_files(
     crate::private::create_dir(&dir)?;
     let mut written = FilesWritten::default();
     for sha256 in used.keys() {
-        let source = store.path_of(sha256);
         let target = dir.join(sha256);
-        let mut from = File::open(&source).map_err(|e| {
-            io::Error::new(e.kind(), format!("stored file {}: {e}", source.display()))
-        })?;
         let mut to = crate::private::create_options().open(&target)?;
-        let (found, size) = hash_reader(&mut Tee {
-            from: &mut from,
-            to: &mut to,
-        })?;
+        let size = match copy_checked(store, sha256, &mut to) {
+            Ok(size) => size,
+            Err(e) => {
+                let _ = std::fs::remove_file(&target);
+                return Err(e);
+            }
+        };
         to.sync_all()?;
-        if found != *sha256 {
-            let _ = std::fs::remove_file(&target);
-            return Err(io::Error::other(format!(
-                "stored file {} is altered: its bytes hash to {found} (`spaces-archive files verify` lists every such file)",
-                source.display()
-            )));
-        }
         written.count += 1;
         written.bytes += size;
     }
@@ -65,13 +57,33 @@ pub fn copy_files(
     Ok(written)
 }
 
-/// Reads `from`, writing what it reads to `to`.
-struct Tee<'a> {
-    from: &'a mut File,
-    to: &'a mut File,
+/// Copies the stored content `sha256` to `to`, hashing it on the way: a file missing
+/// from the store, or whose bytes no longer hash to its name, is an error naming it.
+/// Returns its size.
+pub fn copy_checked(store: &ContentStore, sha256: &str, to: &mut impl Write) -> io::Result<u64> {
+    let source = store.path_of(sha256);
+    let mut from = File::open(&source)
+        .map_err(|e| io::Error::new(e.kind(), format!("stored file {}: {e}", source.display())))?;
+    let (found, size) = hash_reader(&mut Tee {
+        from: &mut from,
+        to,
+    })?;
+    if found != sha256 {
+        return Err(io::Error::other(format!(
+            "stored file {} is altered: its bytes hash to {found} (`spaces-archive files verify` lists every such file)",
+            source.display()
+        )));
+    }
+    Ok(size)
 }
 
-impl Read for Tee<'_> {
+/// Reads `from`, writing what it reads to `to`.
+struct Tee<'a, W> {
+    from: &'a mut File,
+    to: &'a mut W,
+}
+
+impl<W: Write> Read for Tee<'_, W> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.from.read(buf)?;
         self.to.write_all(&buf[..n])?;

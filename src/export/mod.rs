@@ -12,14 +12,21 @@
 mod attachments;
 mod direct;
 pub mod files;
+pub mod formats;
+pub mod html;
 mod json;
+mod lines;
 mod messages;
 mod order;
+pub mod parsed;
 mod records;
+pub mod rsmf;
 mod scope;
+pub mod set;
 mod sink;
 mod spaces;
 pub mod verify;
+mod verify_set;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -81,6 +88,23 @@ pub struct ExportSummary {
     pub files: Option<files::FilesWritten>,
 }
 
+/// Where an export's records go.
+pub enum Destination<'a> {
+    /// Standard output.
+    Stdout,
+    /// A file (written under a temporary name, renamed when complete, with
+    /// `FILE.sha256` beside it).
+    File(&'a Path),
+    /// Every record line, the `complete` line last, to a writer of another format
+    /// (RSMF, HTML) that makes its files in `dir`, where sorted runs are spilled too.
+    Records {
+        /// The format's writer.
+        writer: Box<dyn std::io::Write + Send>,
+        /// The directory it writes.
+        dir: &'a Path,
+    },
+}
+
 /// Writes an export of `archive` to `output` (stdout when `None`).
 pub async fn export(
     archive: &Archive,
@@ -89,6 +113,25 @@ pub async fn export(
     compression: Option<Compression>,
     progress: ProgressBar,
 ) -> Result<ExportSummary, ExportError> {
+    let destination = match output {
+        Some(path) => Destination::File(path),
+        None => Destination::Stdout,
+    };
+    export_to(archive, options, destination, compression, progress).await
+}
+
+/// Writes an export of `archive` to `destination`.
+pub async fn export_to(
+    archive: &Archive,
+    options: &ExportOptions,
+    destination: Destination<'_>,
+    compression: Option<Compression>,
+    progress: ProgressBar,
+) -> Result<ExportSummary, ExportError> {
+    let output = match &destination {
+        Destination::File(path) => Some(*path),
+        _ => None,
+    };
     let scope = Scope::resolve(archive, options).await?;
     let after = match &options.after_cursor {
         Some(cursor) => Some(scope.resume_after(cursor)?),
@@ -100,7 +143,19 @@ pub async fn export(
     let people = spaces::load_people(&mut snapshot).await?;
     let files = attachments::load_states(&mut snapshot).await?;
     let last_seq = info.last_seq;
-    let mut sink = Sink::open(output, compression)?;
+    let spill_dir = match (&destination, output.and_then(Path::parent)) {
+        (Destination::Records { dir, .. }, _) => dir.to_path_buf(),
+        (_, Some(dir)) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        (_, Some(_)) => PathBuf::from("."),
+        (_, None) => archive
+            .path()
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+    };
+    let mut sink = match destination {
+        Destination::Records { writer, .. } => Sink::records(writer),
+        _ => Sink::open(output, compression)?,
+    };
     let filters = {
         let mut filters = scope.to_json();
         filters["after_cursor"] = options.after_cursor.clone().into();
@@ -140,14 +195,6 @@ pub async fn export(
     };
     progress.set_length(2 * keys.len() as u64);
     let order = storage_order(&keys)?;
-    let spill_dir = match output.and_then(Path::parent) {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        Some(_) => PathBuf::from("."),
-        None => archive
-            .path()
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
-    };
     let (blocks, to_write) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
     let (spent, free) = std::sync::mpsc::channel::<Vec<u8>>();
     let writer = write_blocks(sink, to_write, spent)?;

@@ -44,6 +44,7 @@ impl<W: Write> Write for Hashing<W> {
 enum Output {
     Stdout(io::Stdout),
     File(DirectFile),
+    Records(Box<dyn Write + Send>),
 }
 
 impl Write for Output {
@@ -51,6 +52,7 @@ impl Write for Output {
         match self {
             Output::Stdout(w) => w.write(buf),
             Output::File(w) => w.write(buf),
+            Output::Records(w) => w.write(buf),
         }
     }
 
@@ -58,6 +60,7 @@ impl Write for Output {
         match self {
             Output::Stdout(w) => w.flush(),
             Output::File(w) => w.flush(),
+            Output::Records(w) => w.flush(),
         }
     }
 }
@@ -155,6 +158,19 @@ impl Sink {
             records: Sha256::new(),
             target,
         })
+    }
+
+    /// Hands every record line, uncompressed, to `writer` (the writer of another
+    /// format), the `complete` line last.
+    pub fn records(writer: Box<dyn Write + Send>) -> Sink {
+        Sink {
+            encoder: Encoder::Plain(Hashing {
+                inner: BufWriter::with_capacity(1 << 20, Output::Records(writer)),
+                hash: None,
+            }),
+            records: Sha256::new(),
+            target: None,
+        }
     }
 
     /// Writes one record's line (without its newline), hashed as a record.

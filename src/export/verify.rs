@@ -1,6 +1,7 @@
 //! `export verify FILE`: proves an export whole and unaltered, or names what is wrong:
 //! the manifest and `complete` records, the counts, the SHA-256 of the records, and the
-//! `FILE.sha256` sidecar, and with `--files` the files beside it. Compressed exports (zstd, gzip) are recognised by their bytes.
+//! `FILE.sha256` sidecar, and with `--files` the files beside it (a directory, RSMF or
+//! HTML, is checked by [`super::verify_set`]). Compressed exports (zstd, gzip) are recognised by their bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -31,6 +32,9 @@ pub struct Verification {
 
 /// Reads and checks an export file.
 pub fn verify_file(path: &Path) -> io::Result<Verification> {
+    if path.is_dir() {
+        return super::verify_set::verify_dir(path);
+    }
     let mut found = Verification::default();
     check_sidecar(path, &mut found)?;
     let mut magic = [0u8; 4];

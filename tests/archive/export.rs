@@ -10,7 +10,7 @@ use spaces_archive::generate::{write_stream, GenerateOptions};
 
 use crate::helpers::{fixture, scalar, TestArchive};
 
-fn ingest_seeds(archive: &TestArchive) {
+pub fn ingest_seeds(archive: &TestArchive) {
     let mut files: Vec<PathBuf> = std::fs::read_dir(fixture("seed-payloads"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -25,7 +25,7 @@ fn ingest_seeds(archive: &TestArchive) {
 }
 
 /// Ingests `events` generated payloads (seed 11) and returns the stream's lines.
-fn generated(archive: &TestArchive, events: u64) -> Vec<String> {
+pub fn generated(archive: &TestArchive, events: u64) -> Vec<String> {
     let path = archive.dir.path().join("gen.jsonl");
     let mut file = std::fs::File::create(&path).unwrap();
     write_stream(
@@ -48,7 +48,7 @@ fn generated(archive: &TestArchive, events: u64) -> Vec<String> {
 
 /// Runs `export` with `args` into `name` in the test's directory; returns the path and
 /// the parsed lines.
-fn export(archive: &TestArchive, name: &str, args: &[&str]) -> (PathBuf, Vec<Value>) {
+pub fn export(archive: &TestArchive, name: &str, args: &[&str]) -> (PathBuf, Vec<Value>) {
     let path = archive.dir.path().join(name);
     let mut all = vec!["export", "--output", path.to_str().unwrap()];
     all.extend_from_slice(args);
@@ -66,7 +66,7 @@ fn verify(archive: &TestArchive, path: &Path) -> crate::helpers::Run {
     archive.run(&["export", "verify", path.to_str().unwrap()])
 }
 
-fn messages(lines: &[Value]) -> Vec<&Value> {
+pub fn messages(lines: &[Value]) -> Vec<&Value> {
     lines.iter().filter(|l| l["type"] == "message").collect()
 }
 
@@ -81,7 +81,7 @@ fn ids(lines: &[Value]) -> Vec<String> {
 
 /// Replaces every time at or after `start` (the clock's, not the payloads': when a
 /// payload arrived, and a removal that carries no time of its own) with `(arrival)`.
-fn mask_arrival_times(value: &mut Value, start: i64) {
+pub fn mask_arrival_times(value: &mut Value, start: i64) {
     match value {
         Value::String(s)
             if spaces_archive::event::time::parse_iso_millis(s).is_some_and(|t| t >= start) =>

@@ -833,3 +833,67 @@ async fn serve_reads_an_archive_it_cannot_write_while_another_process_writes_it(
     drop(writer_side);
     assert!(!view.join("probe").exists());
 }
+
+/// The web app exports its scope as RSMF and as an HTML transcript too: a zip of the
+/// export directory, whose SHA-256 the page shows, that unpacks to a set `export
+/// verify` passes, holding only the reviewer's space.
+#[tokio::test]
+async fn rsmf_and_html_exports_from_the_web_app_hold_only_the_viewers_spaces() {
+    let archive = review_archive().await;
+    let server = serve(&archive, &[]).await;
+    let base = &server.base;
+    let mut rev = Client::new();
+    rev.login(base, "rev", REVIEWER_PASSWORD).await;
+    let search = rev.get(&format!("{base}/search?q=budget")).await;
+    assert!(search.body.contains(r#"name="format""#));
+    let csrf = search.csrf();
+    for format in ["rsmf", "html"] {
+        let made = rev
+            .post(
+                &format!("{base}/export"),
+                &[("csrf", &csrf), ("q", "budget"), ("format", format)],
+            )
+            .await;
+        assert_eq!(made.status, 303, "{format}: {}", made.body);
+        let page = rev.get(&format!("{base}{}", made.header("location"))).await;
+        let file = rev
+            .get(&format!("{base}{}/download", made.header("location")))
+            .await;
+        assert_eq!(file.status, 200);
+        assert_eq!(file.header("content-type"), "application/zip");
+        let sha = spaces_archive::files::content::hex(&<sha2::Sha256 as sha2::Digest>::digest(
+            &file.bytes,
+        ));
+        assert!(
+            page.body.contains(&sha),
+            "{format}: the page shows the zip's SHA-256"
+        );
+        let dir = archive.dir.path().join(format!("unzipped-{format}"));
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(file.bytes.clone())).unwrap();
+        zip.extract(&dir).unwrap();
+        let verified = archive.run(&["export", "verify", dir.to_str().unwrap()]);
+        assert_eq!(verified.code, 0, "{format}: {}", verified.stderr);
+        for i in 0..zip.len() {
+            let mut entry = zip.by_index(i).unwrap();
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            if entry.name().unwrap().ends_with(".rsmf") {
+                let rsmf = crate::rsmf::read_rsmf(&dir.join(entry.name().unwrap().as_ref()));
+                assert_eq!(rsmf.manifest["conversations"][0]["id"], SPACE_A);
+            }
+            assert!(
+                !text.contains(SPACE_B) && !text.contains(SECRET),
+                "{format}: {}",
+                entry.name().unwrap()
+            );
+        }
+    }
+    let bad = rev
+        .post(
+            &format!("{base}/export"),
+            &[("csrf", &csrf), ("format", "pdf")],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+}

@@ -1,8 +1,10 @@
 //! Export from the web app: the current search's scope (its filters: space,
 //! sender, kind, time, removed; every message within them, not only those the
-//! words match) as a `spaces-archive-export/1` JSONL file, limited to the viewer's
-//! spaces. The file is written to the exports directory (private), recorded with
-//! its SHA-256, shown on `/exports/{id}` and downloaded from there by its maker.
+//! words match) as a `spaces-archive-export/1` JSONL file, or as RSMF 2.0 or an
+//! HTML transcript (their directory zipped into one download), limited to the
+//! viewer's spaces. The file is written to the exports directory (private),
+//! recorded with its SHA-256, shown on `/exports/{id}` and downloaded from there by
+//! its maker.
 
 use askama::Template;
 use axum::body::Body;
@@ -14,6 +16,9 @@ use serde_json::json;
 
 use super::search::SearchForm;
 use crate::audit::WebExport;
+use crate::export::formats::{export_set, SetFormat};
+use crate::export::rsmf::slice::SliceBy;
+use crate::export::set::pairs;
 use crate::export::{export, ExportOptions, Removed, SORT_MEMORY};
 use crate::index::RemovedFilter;
 use crate::web::auth::Viewer;
@@ -25,6 +30,9 @@ use crate::web::Shared;
 pub struct ExportForm {
     #[serde(default)]
     csrf: String,
+    /// `jsonl` (the default), `rsmf` or `html`.
+    #[serde(default)]
+    format: String,
     #[serde(flatten)]
     search: SearchForm,
 }
@@ -68,23 +76,62 @@ pub async fn create(
         Ok(id) => id,
         Err(e) => return view::failed(nav, "Naming the export", e),
     };
-    let file = format!("export-{id}.jsonl");
-    let path = app.options.exports_dir.join(&file);
-    let summary = match export(
-        &app.archive,
-        &options,
-        Some(&path),
-        None,
-        indicatif::ProgressBar::hidden(),
-    )
-    .await
-    {
-        Ok(summary) => summary,
-        Err(crate::export::ExportError::Filter(message)) => {
-            return view::error(StatusCode::BAD_REQUEST, nav, message)
+    let set_format = match form.format.as_str() {
+        "" | "jsonl" => None,
+        "rsmf" => Some(SetFormat::Rsmf(SliceBy::Day)),
+        "html" => Some(SetFormat::Html),
+        other => {
+            return view::error(
+                StatusCode::BAD_REQUEST,
+                nav,
+                format!("{other:?} is not an export format (jsonl, rsmf or html)"),
+            )
         }
-        Err(e) => return view::failed(nav, "The export", e),
     };
+    let format_name = set_format.map_or("jsonl", SetFormat::name);
+    let (file, summary, sha256) = match set_format {
+        None => {
+            let file = format!("export-{id}.jsonl");
+            let path = app.options.exports_dir.join(&file);
+            let summary = export(
+                &app.archive,
+                &options,
+                Some(&path),
+                None,
+                indicatif::ProgressBar::hidden(),
+            )
+            .await;
+            match summary {
+                Ok(summary) => {
+                    let sha256 = summary.file_sha256.clone();
+                    (file, summary, sha256)
+                }
+                Err(e) => return export_failed(nav, e),
+            }
+        }
+        Some(format) => {
+            let dir = app.options.exports_dir.join(format!("export-{id}"));
+            let file = format!("export-{id}-{}.zip", format.name());
+            let zip = app.options.exports_dir.join(&file);
+            let hidden = indicatif::ProgressBar::hidden();
+            let summary = match export_set(&app.archive, &options, format, &dir, hidden).await {
+                Ok((summary, _)) => summary,
+                Err(e) => return export_failed(nav, e),
+            };
+            let zipped = tokio::task::spawn_blocking(move || {
+                let sha256 = crate::export::set::zip_dir(&dir, &zip);
+                let _ = std::fs::remove_dir_all(&dir);
+                sha256
+            })
+            .await;
+            match zipped {
+                Ok(Ok(sha256)) => (file, summary, sha256),
+                Ok(Err(e)) => return view::failed(nav, "Zipping the export", e),
+                Err(e) => return view::failed(nav, "Zipping the export", e),
+            }
+        }
+    };
+    let path = app.options.exports_dir.join(&file);
     let bytes = std::fs::metadata(&path)
         .map(|m| m.len() as i64)
         .unwrap_or(0);
@@ -93,7 +140,7 @@ pub async fn create(
         user: viewer.user.name.clone(),
         created: crate::event::time::now_millis(),
         file,
-        sha256: summary.file_sha256.clone(),
+        sha256,
         bytes,
         counts: json!(summary.counts),
         scope: form.search.to_json(),
@@ -105,11 +152,40 @@ pub async fn create(
         .audit(
             &app,
             "export",
-            json!({"export": id, "format": "jsonl", "scope": record.scope, "counts": record.counts,
+            json!({"export": id, "format": format_name, "scope": record.scope, "counts": record.counts,
                    "sha256": record.sha256, "bytes": bytes}),
         )
         .await;
     Redirect::to(&format!("/exports/{id}")).into_response()
+}
+
+fn export_failed(nav: Option<Nav>, e: crate::export::ExportError) -> Response {
+    match e {
+        crate::export::ExportError::Filter(message) => {
+            view::error(StatusCode::BAD_REQUEST, nav, message)
+        }
+        e => view::failed(nav, "The export", e),
+    }
+}
+
+/// What a file in the exports directory holds, by its name.
+fn format_of(file: &str) -> (&'static str, &'static str) {
+    if file.ends_with("-rsmf.zip") {
+        (
+            "RSMF 2.0, a zip of the export directory (.rsmf files, manifest.jsonl, SHA256SUMS)",
+            "application/zip",
+        )
+    } else if file.ends_with("-html.zip") {
+        (
+            "HTML transcript, a zip of the export directory (open index.html)",
+            "application/zip",
+        )
+    } else {
+        (
+            "spaces-archive-export/1 (JSON lines)",
+            "application/x-ndjson",
+        )
+    }
 }
 
 /// The export's page.
@@ -124,6 +200,8 @@ pub struct ExportPage {
     pub created: String,
     /// SHA-256.
     pub sha256: String,
+    /// What it holds.
+    pub format: &'static str,
     /// Size.
     pub size: String,
     /// Records by type.
@@ -141,25 +219,6 @@ async fn owned(app: &Shared, viewer: &Viewer, id: &str) -> Result<WebExport, Res
     }
 }
 
-fn pairs(value: &serde_json::Value) -> Vec<(String, String)> {
-    value
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str()
-                            .map(String::from)
-                            .unwrap_or_else(|| v.to_string()),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// `GET /exports/{id}`.
 pub async fn show(State(app): State<Shared>, viewer: Viewer, Path(id): Path<String>) -> Response {
     let export = match owned(&app, &viewer, &id).await {
@@ -170,6 +229,7 @@ pub async fn show(State(app): State<Shared>, viewer: Viewer, Path(id): Path<Stri
         nav: Some(viewer.nav()),
         id: export.id,
         created: view::time(Some(export.created)),
+        format: format_of(&export.file).0,
         sha256: export.sha256,
         size: view::size(Some(export.bytes)),
         counts: pairs(&export.counts),
@@ -209,7 +269,7 @@ pub async fn download(
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-ndjson"),
+        HeaderValue::from_static(format_of(&export.file).1),
     );
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", export.file)) {
         headers.insert(header::CONTENT_DISPOSITION, v);
