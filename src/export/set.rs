@@ -3,7 +3,7 @@
 //! JSONL export's manifest, one `file` record per file with its SHA-256, size and
 //! counts, and a `complete` record hashing the lines before it), its
 //! `manifest.jsonl.sha256` sidecar, and `SHA256SUMS` for `sha256sum -c`. Every file is
-//! private (0600, directories 0700) and synced before the rename.
+//! private (0600, directories 0700); the set is synced (one `syncfs`) before the rename.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -196,6 +196,8 @@ impl ExportDir {
         }
         sums.push_str(&format!("{manifest_sha256}  {MANIFEST}\n"));
         write_synced(&self.temporary.join(SUMS), sums.as_bytes())?;
+        // One syncfs for the set's files (an fsync each cost more than writing them).
+        sync_file_system(&self.temporary)?;
         sync_dirs(&self.temporary)?;
         if self.path.is_dir() {
             std::fs::remove_dir(&self.path)?; // empty, checked at the start
@@ -292,10 +294,10 @@ impl SetWriter {
         self.bytes == 0
     }
 
-    /// Flushes and syncs the file; its entry for the manifest, with `about`.
+    /// Flushes the file (synced with the whole set by [`ExportDir::finish`]); its
+    /// entry for the manifest, with `about`.
     pub fn finish(self, about: Map<String, Value>) -> io::Result<SetFile> {
-        let file = self.file.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
+        self.file.into_inner().map_err(|e| e.into_error())?;
         Ok(SetFile {
             path: self.path,
             sha256: hex(&self.hash.finalize()),
@@ -363,6 +365,17 @@ fn checked(rel: &str) -> io::Result<PathBuf> {
         )));
     }
     Ok(path.to_path_buf())
+}
+
+/// Everything written to the file system that holds `dir`, durable.
+fn sync_file_system(dir: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let handle = File::open(dir)?;
+    // SAFETY: syncfs takes an open descriptor, which `handle` keeps open for the call.
+    if unsafe { libc::syncfs(handle.as_raw_fd()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -443,9 +456,7 @@ mod tests {
             cursor: "c".into(),
             sha256: "s".into(),
         };
-        let summary = set
-            .finish("f", &manifest, &complete, json!({}))
-            .unwrap();
+        let summary = set.finish("f", &manifest, &complete, json!({})).unwrap();
         assert_eq!(summary.files, 1);
         assert_eq!(std::fs::read(target.join("a/b.txt")).unwrap(), b"hello");
         let sums = std::fs::read_to_string(target.join(SUMS)).unwrap();
