@@ -27,6 +27,7 @@ mod sink;
 mod spaces;
 pub mod verify;
 mod verify_set;
+pub mod zip_dir;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

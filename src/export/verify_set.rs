@@ -92,7 +92,7 @@ pub fn verify_dir(dir: &Path) -> io::Result<Verification> {
     }
     check_sums(dir, &listed, &manifest_sha256, &mut found);
     let mut present = Vec::new();
-    super::set::collect_files(dir, dir, &mut present)?;
+    super::zip_dir::collect_files(dir, dir, &mut present)?;
     present.sort();
     for path in present {
         if !listed.contains_key(&path)

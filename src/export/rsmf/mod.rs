@@ -76,24 +76,18 @@ impl RsmfWriter {
     }
 
     fn set(&mut self) -> io::Result<&mut ExportDir> {
-        self.set
-            .as_mut()
-            .ok_or_else(|| io::Error::other("a record came after the export's last"))
+        writing(&mut self.set)
     }
 
     fn complete(&mut self, complete: CompleteIn) -> io::Result<()> {
-        let Self {
-            set,
-            store,
-            slicer,
-            generator,
-            counts,
-            ..
-        } = self;
-        let set_ref = set
-            .as_mut()
-            .ok_or_else(|| io::Error::other("two complete records"))?;
-        slicer.finish(&mut |slice| write_slice(set_ref, store, slice, generator, counts))?;
+        let (set, store, generator, counts) = (
+            &mut self.set,
+            &self.store,
+            &self.generator,
+            &mut self.counts,
+        );
+        self.slicer
+            .finish(&mut |slice| write_slice(writing(set)?, store, slice, generator, counts))?;
         let mut more = Map::new();
         more.insert("rsmf_file".into(), self.counts.files.into());
         more.insert("rsmf_event".into(), self.counts.events.into());
@@ -131,19 +125,14 @@ impl Records for RsmfWriter {
             }
             Record::Message(m) => {
                 let bytes = message_bytes(&m);
-                let Self {
-                    set,
-                    store,
-                    slicer,
-                    generator,
-                    counts,
-                    ..
-                } = self;
-                let set = set
-                    .as_mut()
-                    .ok_or_else(|| io::Error::other("a message after the last record"))?;
-                slicer.message(m, bytes, &mut |slice| {
-                    write_slice(set, store, slice, generator, counts)
+                let (set, store, generator, counts) = (
+                    &mut self.set,
+                    &self.store,
+                    &self.generator,
+                    &mut self.counts,
+                );
+                self.slicer.message(m, bytes, &mut |slice| {
+                    write_slice(writing(set)?, store, slice, generator, counts)
                 })?;
             }
             Record::OutOfScope(o) => self.set()?.out_of_scope(o),
@@ -151,6 +140,12 @@ impl Records for RsmfWriter {
         }
         Ok(())
     }
+}
+
+/// The set still being written (none once the `complete` record finished it).
+fn writing(set: &mut Option<ExportDir>) -> io::Result<&mut ExportDir> {
+    set.as_mut()
+        .ok_or_else(|| io::Error::other("a record came after the export's last"))
 }
 
 /// What a message adds to its slice's size: its texts (twice: manifest and body) and

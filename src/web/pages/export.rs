@@ -119,7 +119,7 @@ pub async fn create(
                 Err(e) => return export_failed(nav, e),
             };
             let zipped = tokio::task::spawn_blocking(move || {
-                let sha256 = crate::export::set::zip_dir(&dir, &zip);
+                let sha256 = crate::export::zip_dir::zip_dir(&dir, &zip);
                 let _ = std::fs::remove_dir_all(&dir);
                 sha256
             })
