@@ -5,6 +5,7 @@
 //! attachments' bytes are fetched beside it ([`files`]).
 
 pub mod audit;
+pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod event;
@@ -16,6 +17,7 @@ pub mod ingest;
 pub mod private;
 pub mod redact;
 pub mod render;
+pub mod retention;
 pub mod search;
 pub mod simulate;
 pub mod spaces;

@@ -1,4 +1,5 @@
-//! `verify`: SQLite's own integrity and foreign-key checks, and agreement between the
+//! `verify`: the hash chain and signed checkpoints ([`crate::chain::verify`]), SQLite's
+//! own integrity and foreign-key checks, and agreement between the
 //! messages table and the index: every message indexed exactly once, no document for
 //! a message that does not exist. Messages still in the outbox (written to SQLite,
 //! not yet committed to the index by a running or interrupted writer) are reported
@@ -6,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use crate::chain::verify::{verify_chain, ChainReport};
 use crate::index::{IndexError, SearchIndex};
 use crate::store::documents::message_ids_after;
 use crate::store::{outbox, Archive, StoreError};
@@ -27,6 +29,8 @@ pub struct Report {
     pub pending: i64,
     /// Messages checked.
     pub messages: u64,
+    /// The hash chain and checkpoints.
+    pub chain: ChainReport,
 }
 
 impl Report {
@@ -37,6 +41,7 @@ impl Report {
             && self.missing.is_empty()
             && self.duplicated.is_empty()
             && self.orphaned.is_empty()
+            && self.chain.is_ok()
     }
 }
 
@@ -55,10 +60,15 @@ pub enum VerifyError {
 pub async fn verify(archive: &Archive, index: &SearchIndex) -> Result<Report, VerifyError> {
     let mut report = Report::default();
     let pool = archive.pool();
-    let integrity: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_all(pool)
-        .await
-        .map_err(StoreError::from)?;
+    // SQLite checks its pages on its own connection's thread while the chain is
+    // recomputed on this one's.
+    let key = archive.signing_key().map(|k| k.public());
+    let (integrity, chain) = tokio::join!(
+        sqlx::query_scalar::<_, String>("PRAGMA integrity_check").fetch_all(pool),
+        verify_chain(archive, key)
+    );
+    let integrity = integrity.map_err(StoreError::from)?;
+    report.chain = chain?;
     report.integrity = integrity.into_iter().filter(|line| line != "ok").collect();
     let fk: Vec<(String, Option<i64>, String)> = sqlx::query_as("PRAGMA foreign_key_check")
         .fetch_all(pool)

@@ -34,6 +34,10 @@ pub enum ExportCommand {
     Verify {
         /// The export file, or directory.
         file: PathBuf,
+        /// Also check that the export's checkpoint is signed by this archive key (64
+        /// hex digits as `spaces-archive key` prints them, or a file holding them).
+        #[arg(long, value_name = "PUBLIC_KEY")]
+        key: Option<String>,
     },
 }
 
@@ -115,8 +119,19 @@ pub enum CompressArg {
 
 /// Runs `export` or `export verify`.
 pub async fn run(global: &Global, args: ExportArgs) -> anyhow::Result<Outcome> {
-    if let Some(ExportCommand::Verify { file }) = args.command {
-        return verify(&file);
+    if let Some(ExportCommand::Verify { file, key }) = args.command {
+        let key = match key
+            .as_deref()
+            .map(crate::chain::PublicKey::parse)
+            .transpose()
+        {
+            Ok(key) => key,
+            Err(e) => {
+                eprintln!("error: --key: {e}");
+                return Ok(Outcome::BadUsage);
+            }
+        };
+        return verify(&file, key);
     }
     let flags = args.options;
     let options = ExportOptions {
@@ -246,14 +261,17 @@ fn print_counts(counts: &std::collections::BTreeMap<String, u64>) {
     eprintln!("exported {}", counts.join(", "));
 }
 
-fn verify(file: &std::path::Path) -> anyhow::Result<Outcome> {
-    let found = match verify_file(file) {
+fn verify(file: &std::path::Path, key: Option<crate::chain::PublicKey>) -> anyhow::Result<Outcome> {
+    let mut found = match verify_file(file) {
         Ok(found) => found,
         Err(e) => {
             eprintln!("error: cannot read {}: {e}", file.display());
             return Ok(Outcome::Failure);
         }
     };
+    if let Some(key) = &key {
+        found.check_key(key);
+    }
     for note in &found.notes {
         eprintln!("note: {note}");
     }

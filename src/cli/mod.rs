@@ -2,14 +2,17 @@
 //! is read ([`parse`]: flags after a query, the configuration file of [`config`]).
 
 mod audit;
+mod chain;
 pub mod config;
 mod export;
 mod files;
 mod filters;
 mod generate;
 mod health;
+mod hold;
 mod ingest;
 mod parse;
+mod purge;
 mod reindex;
 pub mod run;
 mod search;
@@ -169,6 +172,16 @@ pub enum Command {
     /// Read the audit log of who searched, viewed and exported what; `audit verify`
     /// checks its chain.
     Audit(audit::AuditArgs),
+    /// Print the archive's Ed25519 public key (on the last line), which checks its
+    /// checkpoints and exports.
+    Key(chain::KeyArgs),
+    /// List the signed checkpoints of the hash chain (copy them somewhere write-once).
+    Checkpoints(chain::CheckpointsArgs),
+    /// Legal holds: add, list, release; what a hold covers is never purged.
+    Hold(hold::HoldArgs),
+    /// Remove message content created before a date, except what a hold covers;
+    /// tombstones keep the chain verifiable.
+    Purge(purge::PurgeArgs),
     /// Serve a local Avaya Spaces stand-in (socket.io 2/4 and REST) playing a stream.
     Simulate(simulate::SimulateArgs),
 }
@@ -258,5 +271,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Serve(args) => serve::run(&cli.global, args).await,
         Command::Users(args) => users::run(&cli.global, args).await,
         Command::Audit(args) => audit::run(&cli.global, args).await,
+        Command::Key(args) => chain::key(&cli.global, args).await,
+        Command::Checkpoints(args) => chain::checkpoints(&cli.global, args).await,
+        Command::Hold(args) => hold::run(&cli.global, args).await,
+        Command::Purge(args) => purge::run(&cli.global, args).await,
     }
 }

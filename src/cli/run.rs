@@ -140,6 +140,15 @@ pub struct RunArgs {
     #[arg(long, default_value = "512MiB", value_parser = crate::files::parse_size,
           value_name = "SIZE", help_heading = "Limits")]
     pub max_file_size: u64,
+    /// Purge message content created more than DAYS ago (hourly and at start),
+    /// except what a legal hold covers; each purged payload leaves a tombstone.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(i64).range(1..),
+          help_heading = "Retention")]
+    pub retention: Option<i64>,
+    /// Also purge by each space's own retention policy (Avaya's `msgRetention`),
+    /// except what a legal hold covers.
+    #[arg(long, help_heading = "Retention")]
+    pub honour_space_retention: bool,
     /// Seconds between status lines on stderr.
     #[arg(long, default_value = "60", value_parser = values::duration, allow_negative_numbers = true, value_name = "SECONDS",
           help_heading = "Monitoring")]
@@ -273,6 +282,10 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<Outcome> {
         },
         metrics_addr: args.metrics_addr,
         max_file_size: args.max_file_size,
+        retention: crate::writer::Retention {
+            days: args.retention,
+            honour_space: args.honour_space_retention,
+        },
         sweep: SweepOptions {
             interval: args.sweep_interval.max(Duration::from_millis(100)),
             window: args.sweep_window,

@@ -1,4 +1,4 @@
-//! `spaces-archive verify`: check SQLite and the index; exit 1 and list what
+//! `spaces-archive verify`: check the hash chain, its checkpoints, SQLite and the index; exit 1 and list what
 //! disagrees.
 
 use clap::Args;
@@ -35,6 +35,12 @@ pub async fn run(global: &Global, args: VerifyArgs) -> anyhow::Result<Outcome> {
     let archive = global.open().await?;
     let index = global.open_index()?;
     let report = verify(&archive, &index).await?;
+    let chain = &report.chain;
+    list("the hash chain breaks", &chain.breaks, args.show);
+    if chain.more_breaks > 0 {
+        eprintln!("  … and {} more breaks", chain.more_breaks);
+    }
+    list("checkpoint problems", &chain.checkpoint_problems, args.show);
     list("SQLite integrity problems", &report.integrity, args.show);
     list("foreign-key violations", &report.foreign_keys, args.show);
     list(
@@ -65,11 +71,22 @@ pub async fn run(global: &Global, args: VerifyArgs) -> anyhow::Result<Outcome> {
         true
     };
     if report.is_ok() && files_ok {
+        let signed = match &chain.latest {
+            Some(c) => format!(
+                "{} checkpoints signed, the latest at seq {} ({} payloads since)",
+                chain.checkpoints, c.seq, chain.unsigned
+            ),
+            None => "no checkpoint yet".to_string(),
+        };
         eprintln!(
-            "ok: {} messages, SQLite intact, every message indexed exactly once",
-            report.messages
+            "ok: {} payloads and {} rejected inputs chained ({} purged, by tombstone), {signed}; \
+             {} messages, SQLite intact, every message indexed exactly once",
+            chain.payloads, chain.rejected, chain.tombstones, report.messages
         );
         Ok(Outcome::Success)
+    } else if !chain.is_ok() {
+        eprintln!("verify failed: the archive's stored payloads or checkpoints were altered");
+        Ok(Outcome::Failure)
     } else if !report.is_ok() {
         eprintln!("verify failed (`spaces-archive reindex` rebuilds the index from SQLite)");
         Ok(Outcome::Failure)

@@ -62,8 +62,8 @@ macro_rules! message_rows {
              m.modified, m.like_count, m.chat_count, m.removed_at, m.removed_by, \
              m.current_vno, v.vno, v.change, v.at, v.modified, v.editor_id, v.removed, \
              v.text, v.html, v.description_text, v.description_html, v.task_status, v.due, \
-             v.attachments, v.assignees, v.event_seq, v.html_form, m.rowid \
-             FROM messages m LEFT JOIN versions v ON v.message_id = m.id ",
+             v.attachments, v.assignees, v.event_seq, v.html_form, m.rowid, m.purged_at, \
+             m.purge_reason FROM messages m LEFT JOIN versions v ON v.message_id = m.id ",
             $tail
         )
     };
@@ -335,6 +335,8 @@ struct Head {
     removed_at: Option<i64>,
     removed_by: Option<String>,
     current_vno: i64,
+    purged_at: Option<i64>,
+    purge_reason: Option<String>,
 }
 
 impl Head {
@@ -357,6 +359,8 @@ impl Head {
         self.removed_at = row.opt_i64(9);
         self.removed_by = text(10, "remover id")?;
         self.current_vno = row.i64(11);
+        self.purged_at = row.opt_i64(29);
+        self.purge_reason = text(30, "purge reason")?;
         Ok(())
     }
 
@@ -405,6 +409,15 @@ impl Head {
                 out.push(b'}');
             }
             None => out.extend_from_slice(b"null"),
+        }
+        // Only on purged messages (so exports of archives without purges are as
+        // before): a placeholder for the content that retention removed.
+        if let Some(at) = self.purged_at {
+            out.extend_from_slice(b",\"purged\":{\"at\":");
+            json::time(out, at);
+            out.extend_from_slice(b",\"reason\":");
+            json::opt_string(out, self.purge_reason.as_deref());
+            out.push(b'}');
         }
     }
 }
@@ -648,7 +661,14 @@ fn write_events(
         out.extend_from_slice(b",\"category\":");
         json::string(out, stmt.text(3, "event category")?.unwrap_or_default());
         out.extend_from_slice(b",\"payload\":");
-        let payload = decompress(stmt.bytes(4).unwrap_or_default())
+        let stored = stmt.bytes(4).unwrap_or_default();
+        if stored.is_empty() {
+            // Purged: its tombstone keeps the digest; the export says so.
+            out.extend_from_slice(b"null,\"purged\":true}");
+            n += 1;
+            continue;
+        }
+        let payload = decompress(stored)
             .map_err(|e| StoreError::Corrupt(format!("payload does not decompress: {e}")))?;
         let payload = std::str::from_utf8(&payload)
             .map_err(|e| StoreError::Corrupt(format!("payload is not UTF-8: {e}")))?;

@@ -47,7 +47,7 @@ use sink::Sink;
 
 use crate::event::time::{format_millis, now_millis};
 use crate::files::content::ContentStore;
-use crate::store::raw::RawConnection;
+use crate::store::raw::{blocking, RawConnection};
 use crate::store::{Archive, StoreError};
 
 /// Bytes of lines handed to the writer thread at a time.
@@ -144,6 +144,9 @@ pub async fn export_to(
     let people = spaces::load_people(&mut snapshot).await?;
     let files = attachments::load_states(&mut snapshot).await?;
     let last_seq = info.last_seq;
+    let checkpoint = crate::chain::checkpoint::latest(&mut snapshot)
+        .await?
+        .map(|c| c.to_json());
     let spill_dir = match (&destination, output.and_then(Path::parent)) {
         (Destination::Records { dir, .. }, _) => dir.to_path_buf(),
         (_, Some(dir)) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
@@ -169,6 +172,7 @@ pub async fn export_to(
         generator: format!("spaces-archive {}", env!("CARGO_PKG_VERSION")),
         filters: &filters,
         archive: info,
+        checkpoint: checkpoint.clone(),
     })?)?;
     let mut counts = BTreeMap::new();
     let spaces = spaces::space_records(&mut snapshot, &scope, after, last_seq, &people).await?;
@@ -248,6 +252,7 @@ pub async fn export_to(
         counts: &counts,
         cursor: cursor.clone(),
         files: copied,
+        checkpoint,
         sha256: sink.records_sha256(),
     };
     let file_sha256 = sink.finish(&serde_json::to_vec(&complete)?)?;
@@ -272,14 +277,6 @@ async fn archive_info(conn: &mut SqliteConnection) -> Result<ArchiveInfo, Export
         messages: row.try_get(2)?,
         spaces: row.try_get(3)?,
     })
-}
-
-/// Runs `f`, which blocks, off the runtime's other tasks when the runtime allows it.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-        _ => f(),
-    }
 }
 
 /// Starts the threads that take the blocks of lines: one hashes each block and hands

@@ -32,6 +32,9 @@ pub struct ManifestIn {
     pub filters: Value,
     /// The archive's state.
     pub archive: Value,
+    /// The archive's latest signed checkpoint.
+    #[serde(default)]
+    pub checkpoint: Option<Value>,
 }
 
 /// A person.

@@ -37,6 +37,10 @@ pub struct Manifest<'a> {
     pub filters: &'a serde_json::Value,
     /// What the archive held when the export began.
     pub archive: ArchiveInfo,
+    /// The archive's latest signed checkpoint of its hash chain at the export's
+    /// snapshot (`export verify --key` checks its signature).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<serde_json::Value>,
 }
 
 /// The archive's state at the export's snapshot.
@@ -123,6 +127,9 @@ pub struct Complete<'a> {
     /// With `--files`: the stored files written beside the export.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<super::files::FilesWritten>,
+    /// The same checkpoint as the manifest's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<serde_json::Value>,
     /// SHA-256 (hex) of every byte before this line.
     pub sha256: String,
 }

@@ -158,6 +158,7 @@ impl ExportDir {
                 "generator": manifest.generator,
                 "filters": manifest.filters,
                 "archive": manifest.archive,
+                "checkpoint": manifest.checkpoint,
             }),
         )?;
         for file in &self.files {
@@ -181,6 +182,7 @@ impl ExportDir {
                 "files": self.files.len(),
                 "cursor": complete.cursor,
                 "records_sha256": complete.sha256,
+                "checkpoint": manifest.checkpoint,
                 "sha256": before,
             }),
         )?;
@@ -401,6 +403,7 @@ mod tests {
             generator: "g".into(),
             filters: json!({}),
             archive: json!({}),
+            checkpoint: None,
         };
         let complete = CompleteIn {
             counts: json!({}),

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::records::FORMAT;
 use super::sink::{hex, sidecar_path};
+use crate::chain::{Checkpoint, PublicKey};
 
 /// What `export verify` found.
 #[derive(Debug, Default)]
@@ -28,6 +29,48 @@ pub struct Verification {
     pub notes: Vec<String>,
     /// The cursor of the `complete` record, when there is one.
     pub cursor: Option<String>,
+    /// The checkpoint the manifest carries and the one the `complete` record does.
+    pub checkpoints: (Option<Value>, Option<Value>),
+}
+
+impl Verification {
+    /// Notes the manifest's and the `complete` record's checkpoints; they must agree.
+    pub fn saw_checkpoints(&mut self, manifest: &Value, complete: &Value) {
+        let of = |v: &Value| v.get("checkpoint").filter(|c| !c.is_null()).cloned();
+        self.checkpoints = (of(manifest), of(complete));
+        if self.checkpoints.0 != self.checkpoints.1 {
+            self.problems
+                .push("altered: the manifest's checkpoint and the complete record's differ".into());
+        }
+    }
+
+    /// Checks that the export's checkpoint is signed by `key` (`--key`).
+    pub fn check_key(&mut self, key: &PublicKey) {
+        let Some(value) = self.checkpoints.1.clone().or(self.checkpoints.0.clone()) else {
+            self.problems.push(
+                "the export carries no checkpoint to check with --key (made by an archive \
+                 with nothing signed yet, or by a version before checkpoints)"
+                    .into(),
+            );
+            return;
+        };
+        match Checkpoint::from_json(&value) {
+            None => self
+                .problems
+                .push(format!("the export's checkpoint is malformed: {value}")),
+            Some(c) if !c.signed_by(key) => self.problems.push(format!(
+                "the export's checkpoint (seq {}) is not signed by key {key}: another archive's \
+                 key, or an altered checkpoint",
+                c.seq
+            )),
+            Some(c) => self.notes.push(format!(
+                "checkpoint {} (seq {}, chain head {}) is signed by key {key}",
+                c.id,
+                c.seq,
+                hex(&c.head)
+            )),
+        }
+    }
 }
 
 /// Reads and checks an export file.
@@ -87,6 +130,7 @@ fn check_records(
     let mut held: Option<Vec<u8>> = None;
     let mut versions = 0u64;
     let mut events = 0u64;
+    let mut manifest = Value::Null;
     loop {
         let mut line = Vec::new();
         match reader.read_until(b'\n', &mut line) {
@@ -115,6 +159,7 @@ fn check_records(
             let kind = value["type"].as_str().unwrap_or("(no type)").to_string();
             if found.lines == 2 {
                 check_manifest(&value, found);
+                manifest = value.clone();
             }
             super::files::named_files(&value, &mut named);
             versions += value["versions"].as_array().map_or(0, |v| v.len() as u64);
@@ -142,6 +187,7 @@ fn check_records(
             return None;
         }
     };
+    found.saw_checkpoints(&manifest, &complete);
     found.counts.remove("manifest");
     found.counts.insert("version".into(), versions);
     if events > 0 || complete["counts"].get("event").is_some() {

@@ -77,6 +77,7 @@ pub fn verify_dir(dir: &Path) -> io::Result<Verification> {
         ));
     }
     found.cursor = complete["cursor"].as_str().map(String::from);
+    found.saw_checkpoints(first, complete);
     let files: Vec<&Value> = records.iter().filter(|r| r["type"] == "file").collect();
     let mut listed = BTreeMap::new();
     for file in &files {

@@ -3,6 +3,7 @@
 //! record becomes an [`Item`]; a record that cannot be archived becomes a rejection
 //! naming its source and line, and reading goes on.
 
+use crate::chain::sha256;
 use std::io::{self, BufRead};
 
 use serde_json::value::RawValue;
@@ -171,6 +172,7 @@ fn record(
             received_at,
             source: Source::Import,
             raw: compress(raw.as_bytes()),
+            sha256: sha256(raw.as_bytes()),
             decoded: *payload,
         }))),
         Ok(Decoded::Ignored(_)) => counts.ignored += 1,
@@ -182,6 +184,7 @@ fn record(
             reason: reason.to_string(),
             raw_len: raw_len as u64,
             raw: compress(&raw[..raw.len().min(MAX_LINE_KEPT)]),
+            sha256: sha256(&raw[..raw.len().min(MAX_LINE_KEPT)]),
         })),
     }
 }

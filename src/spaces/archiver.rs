@@ -60,6 +60,8 @@ pub struct RunOptions {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Attachments bigger than this are not fetched (`too_large`).
     pub max_file_size: u64,
+    /// What is purged as it goes (`--retention`, `--honour-space-retention`).
+    pub retention: crate::writer::Retention,
 }
 
 /// Why `run` stopped with an error.
@@ -136,8 +138,9 @@ pub async fn run(
         .map(|s| s.id.clone())
         .collect();
     tracing::info!("archiving {} of {} spaces", spaces.len(), listed.len());
-    let mut writer =
-        ArchiveWriter::open(archive.clone(), index, IndexCommitPolicy::default()).await?;
+    let mut writer = ArchiveWriter::open(archive.clone(), index, IndexCommitPolicy::default())
+        .await?
+        .with_retention(options.retention);
     let (tx, mut rx) = mpsc::channel::<Vec<Item>>(CHANNEL_CHUNKS);
     let status = Arc::new(Status::default());
     let (signal_tx, signal_rx) = mpsc::unbounded_channel();

@@ -7,6 +7,7 @@
 //! its spaces began ([`LiveMarks`]) plus [`GAP_MARGIN_MS`], instead of fetching the
 //! live stream again.
 
+use crate::chain::sha256;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -180,6 +181,7 @@ pub fn to_item(text: &str, source: Source) -> Item {
             received_at,
             source,
             raw: compress(raw.as_bytes()),
+            sha256: sha256(raw.as_bytes()),
             decoded: *payload,
         })),
         Ok(Decoded::Ignored(why)) => rejected(text, why, received_at, source),
@@ -196,6 +198,7 @@ fn rejected(text: &str, reason: String, received_at: i64, source: Source) -> Ite
         reason,
         raw_len: text.len() as u64,
         raw: compress(text.as_bytes()),
+        sha256: sha256(text.as_bytes()),
     })
 }
 

@@ -12,6 +12,7 @@
 //! (Should the writer stall for longer than the heartbeat timeout, the connection is
 //! lost and the backfill fills the gap after the reconnect.)
 
+use crate::chain::sha256;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -476,6 +477,7 @@ impl Subscriber {
                     received_at,
                     source: Source::Live,
                     raw: compress(raw.as_bytes()),
+                    sha256: sha256(raw.as_bytes()),
                     decoded: *payload,
                 })));
             }
@@ -526,6 +528,7 @@ impl Subscriber {
             reason: reason.to_string(),
             raw_len: frame.len() as u64,
             raw: compress(frame.as_bytes()),
+            sha256: sha256(frame.as_bytes()),
         }));
     }
 }

@@ -47,31 +47,6 @@ fn values<'r, T>(
     query
 }
 
-/// Like [`insert_many`], returning the rows of a `RETURNING` tail.
-pub async fn insert_many_returning<'r, T>(
-    conn: &mut SqliteConnection,
-    head: &str,
-    tail: &str,
-    rows: &'r [T],
-    columns: usize,
-    bind: &mut BindRow<'r, T>,
-) -> Result<Vec<SqliteRow>, sqlx::Error> {
-    let mut out = Vec::new();
-    for chunk in rows.chunks((MAX_PARAMS / columns).max(1)) {
-        let mut query = QueryBuilder::<Sqlite>::new(head);
-        query.push_values(chunk, |mut row, item| bind(&mut row, item));
-        query.push(tail);
-        out.extend(
-            query
-                .build()
-                .persistent(false)
-                .fetch_all(&mut *conn)
-                .await?,
-        );
-    }
-    Ok(out)
-}
-
 /// `head (?, ?, …) tail` for one chunk of ids.
 fn in_list<'q>(head: &str, tail: &str, ids: &[&'q str]) -> QueryBuilder<'q, Sqlite> {
     let mut query = QueryBuilder::<Sqlite>::new(head);

@@ -91,19 +91,20 @@ async fn load_history(
     Ok(history)
 }
 
-/// Message ids after `after` in id order, at most `limit` (for a full rebuild).
+/// Ids of messages not purged after `after` in id order, at most `limit` (for a full
+/// rebuild and `verify`).
 pub async fn message_ids_after(
     archive: &Archive,
     after: &str,
     limit: i64,
 ) -> Result<Vec<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?")
-            .bind(after)
-            .bind(limit)
-            .fetch_all(archive.pool())
-            .await?,
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM messages WHERE id > ? AND purged_at IS NULL ORDER BY id LIMIT ?",
     )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(archive.pool())
+    .await?)
 }
 
 /// What the index shows as a sender's name: display name and user name.

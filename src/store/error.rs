@@ -38,4 +38,7 @@ pub enum StoreError {
     /// A stored value could not be read back.
     #[error("archive holds a value it cannot read: {0}")]
     Corrupt(String),
+    /// The archive's signing key.
+    #[error(transparent)]
+    Key(#[from] crate::chain::key::KeyError),
 }

@@ -38,6 +38,8 @@ pub struct StoredEvent {
     pub source: Source,
     /// The payload text exactly as received, compressed with [`super::compress`].
     pub raw: Vec<u8>,
+    /// SHA-256 of the payload text (what the hash chain covers).
+    pub sha256: crate::chain::Hash,
     /// The decoded payload.
     pub decoded: DecodedPayload,
 }
@@ -71,6 +73,8 @@ pub struct Rejection {
     pub raw_len: u64,
     /// The raw input, compressed with [`super::compress`].
     pub raw: Vec<u8>,
+    /// SHA-256 of the raw input kept (before compression).
+    pub sha256: crate::chain::Hash,
 }
 
 /// One item for the writer.

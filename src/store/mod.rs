@@ -24,12 +24,15 @@ mod writer;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::ConnectOptions;
+
+use crate::chain::SigningKey;
 
 pub use codec::{compress, decompress};
 pub use dedup::{id_range, unhex};
@@ -109,6 +112,7 @@ fn private_database(path: &Path) -> std::io::Result<()> {
 pub struct Archive {
     pool: SqlitePool,
     path: PathBuf,
+    key: Option<Arc<SigningKey>>,
 }
 
 impl Archive {
@@ -164,7 +168,19 @@ impl Archive {
                 path: path.clone(),
                 source,
             })?;
-        Ok(Archive { pool, path })
+        let chained = crate::chain::fill::fill(&pool).await?;
+        if chained > 0 {
+            tracing::info!(
+                rows = chained,
+                "chained the rows stored before the hash chain"
+            );
+        }
+        let key = Arc::new(SigningKey::open_or_create(data_dir)?);
+        Ok(Archive {
+            pool,
+            path,
+            key: Some(key),
+        })
     }
 
     /// Opens an existing archive for reading only (`serve`): nothing is created,
@@ -225,7 +241,16 @@ impl Archive {
                 applied.unwrap_or(0)
             ))));
         }
-        Ok(Archive { pool, path })
+        Ok(Archive {
+            pool,
+            path,
+            key: None,
+        })
+    }
+
+    /// The archive's signing key: present when it was opened for writing.
+    pub fn signing_key(&self) -> Option<&SigningKey> {
+        self.key.as_deref()
     }
 
     /// The connection pool, for read queries.

@@ -19,6 +19,14 @@ use sqlx::sqlite::LockedSqliteHandle;
 
 use super::StoreError;
 
+/// Runs `f`, which blocks, off the runtime's other tasks when the runtime allows it.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// A locked connection, on which statements are prepared.
 pub struct RawConnection<'h> {
     db: NonNull<ffi::sqlite3>,

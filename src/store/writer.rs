@@ -3,21 +3,28 @@
 //! changes nothing), then the normalized rows derived from the new ones, in
 //! foreign-key order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use sqlx::{Row, SqliteConnection};
 
-use super::bulk::{insert_many, insert_many_returning};
+use super::bulk::insert_many;
 use super::dedup::dedup_key;
 use super::files::{record_outcomes, FileOutcome};
-use super::items::{BatchReport, Item, NewEvent, Rejection, StoredEvent, Written};
+use super::items::{BatchReport, IndexWork, Item, NewEvent, Rejection, StoredEvent, Written};
 use super::messages::apply_messages;
 use super::people::{
     collect_people, upsert_people, upsert_preferences, upsert_read_markers, upsert_space_stubs,
 };
 use super::spaces::apply_spaces;
 use super::{Archive, StoreError};
+use crate::chain::checkpoint::{self, Checkpoint};
+use crate::chain::link::hash_of;
+use crate::chain::{link, Hash, GENESIS};
 use crate::event::Category;
+use crate::retention::purge::{purge, PurgeReport, Rule};
+
+/// Keys looked up per statement before an insert.
+const STORED_KEYS_CHUNK: usize = 2_000;
 
 /// Owns the archive's write side. Only one exists per archive at a time.
 pub struct Writer {
@@ -48,6 +55,9 @@ impl Writer {
         let written = async {
             sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
             let written = write_batch(&mut conn, items).await?;
+            if let Some(key) = self.archive.signing_key() {
+                checkpoint::make(&mut conn, key, false).await?;
+            }
             sqlx::query("COMMIT").execute(&mut *conn).await?;
             Ok::<Written, StoreError>(written)
         }
@@ -58,6 +68,57 @@ impl Writer {
             let _ = sqlx::Connection::close(conn.detach()).await;
         }
         written
+    }
+
+    /// Purges by `rules` (except what a hold covers) in one transaction, recording
+    /// `reason`. Returns what was purged and the index work that drops the purged
+    /// messages' documents.
+    pub async fn purge(
+        &mut self,
+        rules: &[Rule],
+        reason: &str,
+    ) -> Result<(PurgeReport, IndexWork), StoreError> {
+        let mut conn = self.archive.pool().acquire().await?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        let done = async {
+            let mark = next_mark(&mut conn, 0).await?;
+            let report = purge(
+                &mut conn,
+                rules,
+                reason,
+                crate::event::time::now_millis(),
+                mark,
+            )
+            .await?;
+            Ok::<_, sqlx::Error>((report, mark))
+        }
+        .await;
+        let end = if done.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = sqlx::query(end).execute(&mut *conn).await;
+        let (report, mark) = done?;
+        ended?;
+        let work = IndexWork {
+            documents: Vec::new(),
+            load: report.messages.clone(),
+            seq: mark,
+        };
+        Ok((report, work))
+    }
+
+    /// Signs a checkpoint of the chains' heads now if anything was written since the
+    /// last one (`due_only`: only if one is due, by count or time). Returns it.
+    pub async fn checkpoint(&mut self, due_only: bool) -> Result<Option<Checkpoint>, StoreError> {
+        let Some(key) = self.archive.signing_key() else {
+            return Ok(None);
+        };
+        let mut conn = self.archive.pool().acquire().await?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        let made = checkpoint::make(&mut conn, key, !due_only).await;
+        let end = if made.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = sqlx::query(end).execute(&mut *conn).await;
+        let made = made?;
+        ended?;
+        Ok(made)
     }
 }
 
@@ -156,69 +217,137 @@ async fn next_mark(conn: &mut SqliteConnection, last_event: i64) -> Result<i64, 
     .await
 }
 
+/// The last row of a chained table: its number and chain value.
+async fn chain_head(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+) -> Result<(i64, Hash), sqlx::Error> {
+    let row: Option<(i64, Option<Vec<u8>>)> = sqlx::query_as(sql).fetch_optional(conn).await?;
+    Ok(match row {
+        Some((n, chain)) => (n, chain.as_deref().and_then(hash_of).unwrap_or(GENESIS)),
+        None => (0, GENESIS),
+    })
+}
+
 async fn insert_rejections(
     conn: &mut SqliteConnection,
     rows: &[&Rejection],
 ) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (mut id, mut previous) = chain_head(
+        conn,
+        "SELECT id, chain FROM rejected ORDER BY id DESC LIMIT 1",
+    )
+    .await?;
+    let chained: Vec<(&Rejection, i64, Hash)> = rows
+        .iter()
+        .map(|r| {
+            id += 1;
+            previous = link(&previous, id, r.received_at, r.source.as_str(), &r.sha256);
+            (*r, id, previous)
+        })
+        .collect();
     insert_many(
         conn,
-        "INSERT INTO rejected (received_at, source, source_name, line, reason, raw_len, raw) ",
+        "INSERT INTO rejected (id, received_at, source, source_name, line, reason, raw_len, raw, chain) ",
         "",
-        rows,
-        7,
-        &mut |row, r| {
-            row.push_bind(r.received_at)
+        &chained,
+        9,
+        &mut |row, (r, id, chain)| {
+            row.push_bind(*id)
+                .push_bind(r.received_at)
                 .push_bind(r.source.as_str())
                 .push_bind(&r.source_name)
                 .push_bind(r.line.map(|l| l as i64))
                 .push_bind(&r.reason)
                 .push_bind(r.raw_len as i64)
-                .push_bind(&r.raw);
+                .push_bind(&r.raw)
+                .push_bind(&chain[..]);
         },
     )
     .await
 }
 
-/// Inserts the events; returns those that were new, in arrival order.
+/// Inserts the events that are new, each with its sequence number and chain value
+/// (the writer is the only one, inside its transaction, so the keys already stored
+/// are known before the insert and the numbers it assigns are the next ones);
+/// returns them in arrival order.
 async fn insert_events<'a>(
     conn: &mut SqliteConnection,
     events: &[&'a StoredEvent],
 ) -> Result<Vec<NewEvent<'a>>, sqlx::Error> {
-    let keyed: Vec<(&'a StoredEvent, Vec<u8>)> =
-        events.iter().map(|e| (*e, dedup_key(&e.decoded))).collect();
-    let rows = insert_many_returning(
+    let mut keys = HashSet::with_capacity(events.len());
+    let keyed: Vec<(&'a StoredEvent, Vec<u8>)> = events
+        .iter()
+        .map(|e| (*e, dedup_key(&e.decoded)))
+        .filter(|(_, key)| keys.insert(key.clone()))
+        .collect();
+    let stored = stored_keys(conn, &keyed).await?;
+    let (mut seq, mut previous) = chain_head(
         conn,
-        "INSERT INTO events (received_at, source, category, known, space_id, message_id, dedup_key, payload) ",
-        " ON CONFLICT (dedup_key) DO NOTHING RETURNING seq, dedup_key",
-        &keyed,
-        8,
-        &mut |row, (e, key)| {
+        "SELECT seq, chain FROM events ORDER BY seq DESC LIMIT 1",
+    )
+    .await?;
+    let new: Vec<(&'a StoredEvent, Vec<u8>, i64, Hash)> = keyed
+        .into_iter()
+        .filter(|(_, key)| !stored.contains(key))
+        .map(|(e, key)| {
+            seq += 1;
+            previous = link(&previous, seq, e.received_at, e.source.as_str(), &e.sha256);
+            (e, key, seq, previous)
+        })
+        .collect();
+    insert_many(
+        conn,
+        "INSERT INTO events (seq, received_at, source, category, known, space_id, message_id, dedup_key, payload, chain) ",
+        "",
+        &new,
+        10,
+        &mut |row, (e, key, seq, chain)| {
             let d = &e.decoded;
-            row.push_bind(e.received_at)
+            row.push_bind(*seq)
+                .push_bind(e.received_at)
                 .push_bind(e.source.as_str())
                 .push_bind(&d.category)
                 .push_bind(Category::parse(&d.category).is_known())
                 .push_bind(&d.space_id)
                 .push_bind(d.message_id())
                 .push_bind(&key[..])
-                .push_bind(&e.raw);
+                .push_bind(&e.raw)
+                .push_bind(&chain[..]);
         },
     )
     .await?;
-    let mut seqs: HashMap<Vec<u8>, i64> = HashMap::with_capacity(rows.len());
-    for row in rows {
-        seqs.insert(row.try_get("dedup_key")?, row.try_get("seq")?);
-    }
-    let mut new: Vec<NewEvent<'a>> = keyed
+    Ok(new
         .iter()
-        .filter_map(|(e, key)| {
-            seqs.get(key).map(|&seq| NewEvent {
-                seq,
-                event: e,
-                decoded: &e.decoded,
-            })
+        .map(|(e, _, seq, _)| NewEvent {
+            seq: *seq,
+            event: e,
+            decoded: &e.decoded,
         })
-        .collect();
-    new.sort_by_key(|e| e.seq);
-    Ok(new)
+        .collect())
+}
+
+/// Which of these keys are stored already.
+async fn stored_keys(
+    conn: &mut SqliteConnection,
+    keyed: &[(&StoredEvent, Vec<u8>)],
+) -> Result<HashSet<Vec<u8>>, sqlx::Error> {
+    let mut stored = HashSet::new();
+    for chunk in keyed.chunks(STORED_KEYS_CHUNK) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT dedup_key FROM events WHERE dedup_key IN (",
+        );
+        let mut list = q.separated(", ");
+        for (_, key) in chunk {
+            list.push_bind(&key[..]);
+        }
+        q.push(")");
+        for row in q.build().persistent(false).fetch_all(&mut *conn).await? {
+            stored.insert(row.try_get::<Vec<u8>, _>(0)?);
+        }
+    }
+    Ok(stored)
 }

@@ -309,6 +309,14 @@ impl Indexer {
             for doc in &docs {
                 self.writer()?.upsert(doc)?;
             }
+            // A message with no document to write (purged) must have none indexed.
+            if docs.len() < chunk.len() {
+                let written: std::collections::HashSet<&str> =
+                    docs.iter().map(|d| d.id.as_str()).collect();
+                for id in chunk.iter().filter(|id| !written.contains(*id)) {
+                    self.writer()?.delete(id);
+                }
+            }
             self.timings.index += started.elapsed();
             self.dirty_since.get_or_insert_with(Instant::now);
         }

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep, timeout_at, Instant};
 
 use crate::index::SearchIndex;
+use crate::retention::purge::{PurgeReport, Rule};
 use crate::store::{Archive, BatchReport, IndexWork, Item, StoreError, Writer};
 pub use index_stage::{IndexCommitPolicy, IndexStageError, IndexTimings, Indexer};
 use storage::{storage_cause, Stage, Stall, StorageStatus};
@@ -93,7 +94,20 @@ pub struct ArchiveWriter {
     indexer: JoinHandle<Result<IndexTimings, IndexStageError>>,
     sqlite_time: Duration,
     storage: Arc<StorageStatus>,
+    retention: Option<(Retention, Option<Instant>)>,
 }
+
+/// What `run` purges as it goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// `--retention DAYS`: message content older than this many days.
+    pub days: Option<i64>,
+    /// `--honour-space-retention`: each space's own `msgRetention`.
+    pub honour_space: bool,
+}
+
+/// How often the retention purge runs in `run`.
+pub const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 impl ArchiveWriter {
     /// Takes the write side of the archive and its index; indexes whatever an earlier
@@ -117,6 +131,7 @@ impl ArchiveWriter {
             indexer,
             sqlite_time: Duration::ZERO,
             storage,
+            retention: None,
         })
     }
 
@@ -150,18 +165,121 @@ impl ArchiveWriter {
         }
     }
 
-    /// Lets the index stage index and commit everything, and waits for it.
-    pub async fn finish(self) -> Result<(), WriteError> {
+    /// Purges by `rules` (except what a hold covers), `reason` recorded; the index
+    /// drops the purged messages' documents, and stored files no longer referred to
+    /// are deleted once the purge is committed.
+    pub async fn purge(&mut self, rules: &[Rule], reason: &str) -> Result<PurgeReport, WriteError> {
+        let (report, work) = self.store.purge(rules, reason).await?;
+        if self.index_work.send(work).await.is_err() {
+            return Err(self.stage_error().await);
+        }
+        let data_dir = self
+            .archive()
+            .path()
+            .parent()
+            .unwrap_or(std::path::Path::new("."));
+        if !report.unreferenced_files.is_empty() {
+            let store = crate::files::content::ContentStore::open(data_dir)
+                .map_err(|e| WriteError::Stage(format!("the stored files: {e}")))?;
+            for sha in &report.unreferenced_files {
+                match std::fs::remove_file(store.path_of(sha)) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => tracing::warn!("cannot delete purged file {sha}: {e}"),
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Purges by `run --retention`/`--honour-space-retention` from now on, checked at
+    /// once and every [`RETENTION_EVERY`].
+    pub fn with_retention(mut self, retention: Retention) -> ArchiveWriter {
+        if retention.days.is_some() || retention.honour_space {
+            self.retention = Some((retention, None));
+        }
+        self
+    }
+
+    /// What is due while batches come or not: a checkpoint once
+    /// [`crate::chain::checkpoint::EVERY_MS`] passed since the last with something new
+    /// written, and the retention purge when one is configured and due.
+    pub async fn tick(&mut self) -> Result<(), WriteError> {
+        self.store.checkpoint(true).await?;
+        let due = match &self.retention {
+            Some((_, Some(last))) => last.elapsed() >= RETENTION_EVERY,
+            Some((_, None)) => true,
+            None => false,
+        };
+        if due {
+            let Some((retention, _)) = self.retention else {
+                return Ok(());
+            };
+            let now = crate::event::time::now_millis();
+            let mut rules = Vec::new();
+            if let Some(days) = retention.days {
+                rules.push(Rule {
+                    before: now.saturating_sub(days.saturating_mul(crate::retention::DAY_MS)),
+                    spaces: None,
+                });
+            }
+            let mut reason = match retention.days {
+                Some(days) => format!("run --retention {days}"),
+                None => String::new(),
+            };
+            if retention.honour_space {
+                let mut conn = self
+                    .archive()
+                    .pool()
+                    .acquire()
+                    .await
+                    .map_err(StoreError::from)?;
+                rules.extend(
+                    crate::retention::space_rules(&mut conn, now)
+                        .await
+                        .map_err(StoreError::from)?,
+                );
+                if !reason.is_empty() {
+                    reason.push_str(", ");
+                }
+                reason.push_str("the space's msgRetention (--honour-space-retention)");
+            }
+            let report = self.purge(&rules, &reason).await?;
+            let totals = report.totals();
+            if totals.purged > 0 || totals.held > 0 {
+                tracing::info!(
+                    purged = totals.purged,
+                    held = totals.held,
+                    payloads = totals.payloads,
+                    files = totals.files,
+                    "retention purge"
+                );
+            }
+            if let Some((_, last)) = &mut self.retention {
+                *last = Some(Instant::now());
+            }
+        }
+        Ok(())
+    }
+
+    /// Signs a last checkpoint, lets the index stage index and commit everything, and
+    /// waits for it.
+    pub async fn finish(mut self) -> Result<(), WriteError> {
+        let signed = self.store.checkpoint(false).await;
         drop(self.index_work);
         let timings = self
             .indexer
             .await
             .map_err(|e| WriteError::Stage(e.to_string()))??;
+        signed?;
         tracing::info!(sqlite = ?self.sqlite_time, documents = ?timings.documents, index = ?timings.index,
             commits = ?timings.commits, "writer finished");
         Ok(())
     }
 }
+
+/// How often [`drain`] does [`ArchiveWriter::tick`]'s work while batches come or not.
+const TICK: Duration = Duration::from_secs(30);
 
 /// Drains `rx` until every sender is gone, writing batches; calls `on_batch` after
 /// each. Returns the totals, or the first error (earlier batches stay committed);
@@ -175,7 +293,21 @@ pub async fn drain(
 ) -> Result<BatchReport, DrainError> {
     let mut totals = BatchReport::default();
     let mut stall = Stall::new(Stage::Sqlite, writer.archive().path());
-    while let Some(mut batch) = rx.recv().await {
+    let mut ticks = tokio::time::interval(TICK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let mut batch = tokio::select! {
+            batch = rx.recv() => match batch {
+                Some(batch) => batch,
+                None => break,
+            },
+            _ = ticks.tick() => {
+                if let Err(e) = writer.tick().await {
+                    tracing::warn!("the writer's periodic work failed (retried at the next tick): {e}");
+                }
+                continue;
+            }
+        };
         let deadline = Instant::now() + policy.max_delay;
         while batch.len() < policy.max_items {
             match timeout_at(deadline, rx.recv()).await {

@@ -347,6 +347,7 @@ fn item(text: &str, source: Source, received_at: i64) -> Item {
         received_at,
         source,
         raw: compress(raw.as_bytes()),
+        sha256: spaces_archive::chain::sha256(raw.as_bytes()),
         decoded: *payload,
     }))
 }

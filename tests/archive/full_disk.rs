@@ -289,6 +289,7 @@ fn item(text: &str) -> Item {
         received_at: 1,
         source: Source::Live,
         raw: compress(raw.as_bytes()),
+        sha256: spaces_archive::chain::sha256(raw.as_bytes()),
         decoded: *payload,
     }))
 }
