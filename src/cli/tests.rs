@@ -237,6 +237,7 @@ fn flags_are_grouped_under_headings() {
                 "Filters",
                 "Intervals",
                 "Limits",
+                "Retention",
                 "Monitoring",
             ],
         ),

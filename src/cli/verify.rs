@@ -79,9 +79,9 @@ pub async fn run(global: &Global, args: VerifyArgs) -> anyhow::Result<Outcome> {
             None => "no checkpoint yet".to_string(),
         };
         eprintln!(
-            "ok: {} payloads and {} rejected inputs chained ({} purged, by tombstone), {signed}; \
-             {} messages, SQLite intact, every message indexed exactly once",
-            chain.payloads, chain.rejected, chain.tombstones, report.messages
+            "ok: {} messages, SQLite intact, every message indexed exactly once; {} payloads \
+             and {} rejected inputs chained ({} purged, by tombstone), {signed}",
+            report.messages, chain.payloads, chain.rejected, chain.tombstones
         );
         Ok(Outcome::Success)
     } else if !chain.is_ok() {

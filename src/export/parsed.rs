@@ -212,9 +212,21 @@ pub struct MessageIn {
     pub task: Option<TaskIn>,
     /// The removal.
     pub removed: Option<RemovedIn>,
+    /// When retention purged its content, and why (only on purged messages).
+    #[serde(default)]
+    pub purged: Option<PurgedIn>,
     /// Versions, oldest first.
     #[serde(default)]
     pub versions: Vec<VersionIn>,
+}
+
+/// A purge of a message's content.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PurgedIn {
+    /// When.
+    pub at: Option<String>,
+    /// Why.
+    pub reason: Option<String>,
 }
 
 impl MessageIn {
@@ -228,7 +240,15 @@ impl MessageIn {
 
     /// Its text as one body: the text, and a post's or task's description after it.
     pub fn body(&self) -> String {
-        joined(&self.text, &self.description)
+        match &self.purged {
+            // The placeholder every format shows instead of the content.
+            Some(p) => format!(
+                "[content purged {} ({})]",
+                p.at.as_deref().unwrap_or("at an unknown time"),
+                p.reason.as_deref().unwrap_or("retention")
+            ),
+            None => joined(&self.text, &self.description),
+        }
     }
 }
 

@@ -168,14 +168,21 @@ impl Archive {
                 path: path.clone(),
                 source,
             })?;
+        let key = Arc::new(SigningKey::open_or_create(data_dir)?);
         let chained = crate::chain::fill::fill(&pool).await?;
         if chained > 0 {
             tracing::info!(
                 rows = chained,
                 "chained the rows stored before the hash chain"
             );
+            // Signed at once, so the rows that were there are proven from now on.
+            let mut conn = pool.acquire().await?;
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            let made = crate::chain::checkpoint::make(&mut conn, &key, true).await;
+            let end = if made.is_ok() { "COMMIT" } else { "ROLLBACK" };
+            sqlx::query(end).execute(&mut *conn).await?;
+            made?;
         }
-        let key = Arc::new(SigningKey::open_or_create(data_dir)?);
         Ok(Archive {
             pool,
             path,

@@ -1,6 +1,7 @@
 //! Integration tests: the real binary against a real SQLite archive in a temp dir.
 
 mod browser;
+mod chain;
 mod cli;
 mod config;
 mod consistency;

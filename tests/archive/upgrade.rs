@@ -67,7 +67,7 @@ async fn payloads_stored_before_event_keys_are_still_duplicates() {
     assert_eq!(scalar(&mut db, "SELECT count(*) FROM events").await, 46);
     assert_eq!(
         scalar(&mut db, "SELECT max(version) FROM _sqlx_migrations").await,
-        6
+        7
     );
     // Migration 0005 queued every attachment the old archive's versions name.
     let named = scalar(

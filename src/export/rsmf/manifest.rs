@@ -371,6 +371,10 @@ fn message_event(
     let assignees: Vec<&str> = m.assignees.iter().map(PersonIn::display).collect();
     custom(&mut c, "assignees", Some(&assignees.join(", ")));
     custom(&mut c, "modified", m.modified.as_deref());
+    if let Some(purged) = &m.purged {
+        custom(&mut c, "purged_at", purged.at.as_deref());
+        custom(&mut c, "purge_reason", purged.reason.as_deref());
+    }
     if let Some(removed) = &m.removed {
         custom(&mut c, "removed_at", removed.at.as_deref());
         if let Some(by) = &removed.by {
