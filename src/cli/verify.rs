@@ -4,7 +4,7 @@
 use clap::Args;
 
 use super::{Global, Outcome};
-use crate::verify::verify;
+use crate::verify::{verify, Depth};
 
 /// Arguments of `verify`.
 #[derive(Debug, Args)]
@@ -12,6 +12,10 @@ pub struct VerifyArgs {
     /// List at most this many ids per problem.
     #[arg(long, default_value_t = 20)]
     pub show: usize,
+    /// SQLite's full `integrity_check` (every index entry against its table row too)
+    /// instead of `quick_check`: about twice as long.
+    #[arg(long)]
+    pub full: bool,
     /// Also hash every stored attachment file again (`files verify`).
     #[arg(long)]
     pub files: bool,
@@ -34,7 +38,8 @@ fn list(title: &str, items: &[String], show: usize) {
 pub async fn run(global: &Global, args: VerifyArgs) -> anyhow::Result<Outcome> {
     let archive = global.open().await?;
     let index = global.open_index()?;
-    let report = verify(&archive, &index).await?;
+    let depth = if args.full { Depth::Full } else { Depth::Quick };
+    let report = verify(&archive, &index, depth).await?;
     let chain = &report.chain;
     list("the hash chain breaks", &chain.breaks, args.show);
     if chain.more_breaks > 0 {
