@@ -124,30 +124,30 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Checkpoint {
     }
 }
 
-/// The heads of both chains now: (last seq, its chain, last rejected id, its chain).
-pub async fn heads(conn: &mut SqliteConnection) -> Result<(i64, Hash, i64, Hash), sqlx::Error> {
-    let (seq, chain) = {
-        let row: Option<(i64, Option<Vec<u8>>)> =
-            sqlx::query_as("SELECT seq, chain FROM events ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *conn)
-                .await?;
-        unpack(row)
-    };
-    let (rejected, rejected_chain) = {
-        let row: Option<(i64, Option<Vec<u8>>)> =
-            sqlx::query_as("SELECT id, chain FROM rejected ORDER BY id DESC LIMIT 1")
-                .fetch_optional(&mut *conn)
-                .await?;
-        unpack(row)
-    };
-    Ok((seq, chain, rejected, rejected_chain))
-}
-
-fn unpack(row: Option<(i64, Option<Vec<u8>>)>) -> (i64, Hash) {
-    match row {
+/// The last row of a chained table as `sql` selects it (number, chain): its number
+/// and chain value, `(0, GENESIS)` for an empty table.
+pub async fn head_of(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+) -> Result<(i64, Hash), sqlx::Error> {
+    let row: Option<(i64, Option<Vec<u8>>)> = sqlx::query_as(sql).fetch_optional(conn).await?;
+    Ok(match row {
         Some((n, chain)) => (n, chain.and_then(|c| hash_of(&c)).unwrap_or(GENESIS)),
         None => (0, GENESIS),
-    }
+    })
+}
+
+/// The last payload row: `SELECT` for [`head_of`].
+pub const EVENTS_HEAD: &str = "SELECT seq, chain FROM events ORDER BY seq DESC LIMIT 1";
+
+/// The last rejected-input row: `SELECT` for [`head_of`].
+pub const REJECTED_HEAD: &str = "SELECT id, chain FROM rejected ORDER BY id DESC LIMIT 1";
+
+/// The heads of both chains now: (last seq, its chain, last rejected id, its chain).
+pub async fn heads(conn: &mut SqliteConnection) -> Result<(i64, Hash, i64, Hash), sqlx::Error> {
+    let (seq, chain) = head_of(conn, EVENTS_HEAD).await?;
+    let (rejected, rejected_chain) = head_of(conn, REJECTED_HEAD).await?;
+    Ok((seq, chain, rejected, rejected_chain))
 }
 
 /// Signs and stores a checkpoint of the heads now, unless the latest already states

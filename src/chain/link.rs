@@ -38,16 +38,8 @@ pub fn hash_of(bytes: &[u8]) -> Option<Hash> {
     bytes.try_into().ok()
 }
 
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
+/// Lower-case hex (the one the stored files use).
+pub use crate::files::content::hex;
 
 #[cfg(test)]
 mod tests {

@@ -18,8 +18,7 @@ use super::people::{
 use super::spaces::apply_spaces;
 use super::{Archive, StoreError};
 use crate::chain::checkpoint::{self, Checkpoint};
-use crate::chain::link::hash_of;
-use crate::chain::{link, Hash, GENESIS};
+use crate::chain::{link, Hash};
 use crate::event::Category;
 use crate::retention::purge::{purge, PurgeReport, Rule};
 
@@ -217,18 +216,6 @@ async fn next_mark(conn: &mut SqliteConnection, last_event: i64) -> Result<i64, 
     .await
 }
 
-/// The last row of a chained table: its number and chain value.
-async fn chain_head(
-    conn: &mut SqliteConnection,
-    sql: &'static str,
-) -> Result<(i64, Hash), sqlx::Error> {
-    let row: Option<(i64, Option<Vec<u8>>)> = sqlx::query_as(sql).fetch_optional(conn).await?;
-    Ok(match row {
-        Some((n, chain)) => (n, chain.as_deref().and_then(hash_of).unwrap_or(GENESIS)),
-        None => (0, GENESIS),
-    })
-}
-
 async fn insert_rejections(
     conn: &mut SqliteConnection,
     rows: &[&Rejection],
@@ -236,11 +223,7 @@ async fn insert_rejections(
     if rows.is_empty() {
         return Ok(());
     }
-    let (mut id, mut previous) = chain_head(
-        conn,
-        "SELECT id, chain FROM rejected ORDER BY id DESC LIMIT 1",
-    )
-    .await?;
+    let (mut id, mut previous) = checkpoint::head_of(conn, checkpoint::REJECTED_HEAD).await?;
     let chained: Vec<(&Rejection, i64, Hash)> = rows
         .iter()
         .map(|r| {
@@ -285,11 +268,7 @@ async fn insert_events<'a>(
         .filter(|(_, key)| keys.insert(key.clone()))
         .collect();
     let stored = stored_keys(conn, &keyed).await?;
-    let (mut seq, mut previous) = chain_head(
-        conn,
-        "SELECT seq, chain FROM events ORDER BY seq DESC LIMIT 1",
-    )
-    .await?;
+    let (mut seq, mut previous) = checkpoint::head_of(conn, checkpoint::EVENTS_HEAD).await?;
     let new: Vec<(&'a StoredEvent, Vec<u8>, i64, Hash)> = keyed
         .into_iter()
         .filter(|(_, key)| !stored.contains(key))
